@@ -1,0 +1,12 @@
+"""Test set-up: an emulated 8-device CPU mesh, configured before jax is imported."""
+import os
+
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+).strip()
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import jax  # noqa: E402  (must come after XLA_FLAGS)
+
+jax.config.update("jax_default_matmul_precision", "highest")
