@@ -26,7 +26,7 @@ EXTRAS = {
     "text": ["tokenizers>=0.21,<0.24", "sentencepiece>=0.2,<0.3"],
     # torch 2.13.0 is the CPU wheel available on the project's machines.
     "convert": ["torch==2.13.0", "transformers>=5.0,<6"],
-    "test": ["pytest>=8,<10", "pytest-xdist>=3.6,<4"],
+    "test": ["pytest>=8,<10", "pytest-xdist>=3.6,<4", "scikit-video==1.1.11"],
     "tpu": ["libtpu"],
 }
 EXTRAS["all"] = sorted({r for k, v in EXTRAS.items() if k != "tpu" for r in v})
