@@ -18,6 +18,7 @@ INSTALL_REQUIRES = [
     "array-record>=0.8.6,<0.9",
     "absl-py>=2.1",
     "safetensors>=0.7,<0.9",
+    "ml_dtypes>=0.5",
     "matplotlib>=3.8",
 ]
 

@@ -101,3 +101,24 @@ class Decoder(nnx.Module):
 
 def param_count(model: Decoder) -> int:
     return sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+
+
+def to_pure(model: Decoder) -> dict:
+    """Parameters as a plain nested dict of arrays (checkpoints, converters)."""
+    return nnx.to_pure_dict(nnx.state(model, nnx.Param))
+
+
+def from_pure(cfg: ModelConfig, pure: dict) -> Decoder:
+    """A Decoder whose parameters are `pure` (shapes are checked against `cfg`)."""
+    abstract = jax.eval_shape(lambda: Decoder(cfg, rngs=nnx.Rngs(0)))
+    graphdef, state = nnx.split(abstract)
+    want = jax.tree_util.tree_leaves_with_path(nnx.to_pure_dict(state))
+    got = dict(jax.tree_util.tree_leaves_with_path(pure))
+    for path, leaf in want:
+        if path not in got:
+            raise KeyError(f"parameters lack {jax.tree_util.keystr(path)}")
+        if tuple(got[path].shape) != tuple(leaf.shape):
+            raise ValueError(f"parameter {jax.tree_util.keystr(path)} has shape "
+                             f"{tuple(got[path].shape)}, the config needs {tuple(leaf.shape)}")
+    nnx.replace_by_pure_dict(state, jax.tree.map(jnp.asarray, pure))
+    return nnx.merge(graphdef, state)
