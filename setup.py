@@ -20,6 +20,7 @@ INSTALL_REQUIRES = [
     "safetensors>=0.7,<0.9",
     "ml_dtypes>=0.5",
     "matplotlib>=3.8",
+    "scipy>=1.11",
 ]
 
 EXTRAS = {
