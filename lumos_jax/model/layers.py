@@ -46,7 +46,8 @@ class HeadLayerNorm(nnx.Module):
 
     def __init__(self, heads: int, cfg: ModelConfig):
         shape = (heads, cfg.head_dim) if cfg.qk_norm_per_head else (cfg.head_dim,)
-        axes = ("norm", "head_dim") if cfg.qk_norm_per_head else ("head_dim",)
+        # 'norm' marks parameters that are replicated and not weight-decayed.
+        axes = ("norm", "norm") if cfg.qk_norm_per_head else ("norm",)
         self.scale = _const(1.0, shape, axes, cfg)
         self.bias = _const(0.0, shape, axes, cfg)
 

@@ -26,7 +26,8 @@ def visual_cross_entropy(hidden, lm_head, labels, *, visual_offset: int, visual_
     """hidden [B, S, E], lm_head [E, V], labels [B, S] -> (loss, aux).
 
     aux: 'nll' [B, S] per-token loss (0 where no label), 'count' number of loss tokens,
-    'z' mean lse^2 over loss tokens.
+    'z' mean lse^2 over loss tokens, and the unnormalised 'nll_sum' / 'z_sum' (so
+    gradient accumulation can form the exact mean over all micro-batches).
     """
     b, s, e = hidden.shape
     w = jax.lax.dynamic_slice_in_dim(lm_head, visual_offset, visual_size, axis=1)
@@ -51,6 +52,7 @@ def visual_cross_entropy(hidden, lm_head, labels, *, visual_offset: int, visual_
     count = mask.sum()
     denom = jnp.maximum(count, 1.0)
     nll = nll * mask
-    z = (jnp.square(lse) * mask).sum() / denom
-    loss = nll.sum() / denom + z_loss * z
-    return loss, {"nll": nll, "count": count, "z": z}
+    z_sum = (jnp.square(lse) * mask).sum()
+    loss = (nll.sum() + z_loss * z_sum) / denom
+    return loss, {"nll": nll, "count": count, "z": z_sum / denom, "nll_sum": nll.sum(),
+                  "z_sum": z_sum}
