@@ -77,6 +77,22 @@ def _needed_blocks(qi, qs, ki, ks):
     return jnp.any(causal | overlap, axis=-1)
 
 
+def _block_range(need_row):
+    """[nk] bool -> (first, last + 1) needed key block: the loop bounds for one q block.
+
+    The Lumos mask makes the needed blocks of a query block one contiguous run (causal
+    prefix plus the rest of a frame that spans block boundaries), so looping over
+    [first, last] skips every fully masked block. Dynamic bounds (a while loop) instead
+    of a cond per block: a cond inside a differentiated scan over layers made XLA keep
+    every block's probabilities alive (O(S^2) memory).
+    """
+    nk = need_row.shape[0]
+    any_needed = need_row.any()
+    lo = jnp.where(any_needed, jnp.argmax(need_row), 0)
+    hi = jnp.where(any_needed, nk - jnp.argmax(need_row[::-1]), 0)
+    return lo.astype(jnp.int32), hi.astype(jnp.int32)
+
+
 def _scores(qb, kb, mask, scale):
     """qb [B, bq, Hk, G, D], kb [B, bk, Hk, D] -> masked fp32 scores [B, Hk, G, bq, bk]."""
     s = jnp.einsum("bqhgd,bkhd->bhgqk", qb, kb, preferred_element_type=jnp.float32) * scale
@@ -95,23 +111,22 @@ def _fwd(q, k, v, q_idx, q_seg, k_idx, k_seg, block_q, block_k, scale):
         q_i, qi_i, qs_i, need_i = args
 
         def body(j, carry):
-            def update(carry):
-                m, l, acc = carry
-                mask = lumos_mask(qi_i, qs_i, ki[j], ks[j])
-                s = _scores(q_i, kb[j], mask, scale)
-                m_new = jnp.maximum(m, s.max(-1))
-                p = jnp.where(mask[:, None, None], jnp.exp(s - m_new[..., None]), 0.0)
-                corr = jnp.exp(m - m_new)
-                l = l * corr + p.sum(-1)
-                pv = jnp.einsum("bhgqk,bkhd->bhgqd", p.astype(vb.dtype), vb[j],
-                                preferred_element_type=jnp.float32)
-                return m_new, l, acc * corr[..., None] + pv
-            return jax.lax.cond(need_i[j], update, lambda c: c, carry)
+            m, l, acc = carry
+            mask = lumos_mask(qi_i, qs_i, ki[j], ks[j])
+            s = _scores(q_i, kb[j], mask, scale)
+            m_new = jnp.maximum(m, s.max(-1))
+            p = jnp.where(mask[:, None, None], jnp.exp(s - m_new[..., None]), 0.0)
+            corr = jnp.exp(m - m_new)
+            l = l * corr + p.sum(-1)
+            pv = jnp.einsum("bhgqk,bkhd->bhgqd", p.astype(vb.dtype), vb[j],
+                            preferred_element_type=jnp.float32)
+            return m_new, l, acc * corr[..., None] + pv
 
         init = (jnp.full((bsz, hk, g, bq), NEG, jnp.float32),
                 jnp.zeros((bsz, hk, g, bq), jnp.float32),
                 jnp.zeros((bsz, hk, g, bq, d), jnp.float32))
-        m, l, acc = jax.lax.fori_loop(0, nk, body, init)
+        lo, hi = _block_range(need_i)
+        m, l, acc = jax.lax.fori_loop(lo, hi, body, init)
         safe_l = jnp.where(l == 0, 1.0, l)
         out = (acc / safe_l[..., None]).astype(q.dtype)
         lse = m + jnp.log(safe_l)
@@ -134,22 +149,21 @@ def _bwd(q, k, v, q_idx, q_seg, k_idx, k_seg, out, lse, dout, block_q, block_k, 
         q_i, qi_i, qs_i, need_i, do_i, lse_i, delta_i = args
 
         def body(j, inner):
-            def update(inner):
-                dq_i, dk_all, dv_all = inner
-                mask = lumos_mask(qi_i, qs_i, k_idx[j], k_seg[j])
-                s = _scores(q_i, k[j], mask, scale)
-                p = jnp.where(mask[:, None, None], jnp.exp(s - lse_i[..., None]), 0.0)
-                dv_j = jnp.einsum("bhgqk,bqhgd->bkhd", p, do_i.astype(jnp.float32))
-                dp = jnp.einsum("bqhgd,bkhd->bhgqk", do_i, v[j],
-                                preferred_element_type=jnp.float32)
-                ds = p * (dp - delta_i[..., None]) * scale
-                dq_i = dq_i + jnp.einsum("bhgqk,bkhd->bqhgd", ds, k[j].astype(jnp.float32))
-                dk_j = jnp.einsum("bhgqk,bqhgd->bkhd", ds, q_i.astype(jnp.float32))
-                return dq_i, dk_all.at[j].add(dk_j), dv_all.at[j].add(dv_j)
-            return jax.lax.cond(need_i[j], update, lambda c: c, inner)
+            dq_i, dk_all, dv_all = inner
+            mask = lumos_mask(qi_i, qs_i, k_idx[j], k_seg[j])
+            s = _scores(q_i, k[j], mask, scale)
+            p = jnp.where(mask[:, None, None], jnp.exp(s - lse_i[..., None]), 0.0)
+            dv_j = jnp.einsum("bhgqk,bqhgd->bkhd", p, do_i.astype(jnp.float32))
+            dp = jnp.einsum("bqhgd,bkhd->bhgqk", do_i, v[j],
+                            preferred_element_type=jnp.float32)
+            ds = p * (dp - delta_i[..., None]) * scale
+            dq_i = dq_i + jnp.einsum("bhgqk,bkhd->bqhgd", ds, k[j].astype(jnp.float32))
+            dk_j = jnp.einsum("bhgqk,bqhgd->bkhd", ds, q_i.astype(jnp.float32))
+            return dq_i, dk_all.at[j].add(dk_j), dv_all.at[j].add(dv_j)
 
         dq_i = jnp.zeros(q_i.shape, jnp.float32)
-        dq_i, dk_all, dv_all = jax.lax.fori_loop(0, nk, body, (dq_i, dk_all, dv_all))
+        lo, hi = _block_range(need_i)
+        dq_i, dk_all, dv_all = jax.lax.fori_loop(lo, hi, body, (dq_i, dk_all, dv_all))
         return (dk_all, dv_all), dq_i
 
     (dk, dv), dq = jax.lax.scan(per_q_block, (dk0, dv0),
