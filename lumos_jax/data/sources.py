@@ -1,0 +1,245 @@
+# Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
+"""Random-access sources of token records (`records.TokenRecord`).
+
+Every source has `len(source)`, `source.read(i) -> TokenRecord` and `source.locate(i)
+-> (shard, index in shard)`; a bad record raises `records.RecordError` naming both.
+Sources are picklable (Grain ships them to its worker processes) and open files lazily.
+
+  array_record:GLOB     ArrayRecord shards written by `records.write_array_record`
+                        (production path; read with Grain's ArrayRecordDataSource)
+  tfds:NAME[:SPLIT]     a prepared TFDS dataset in `data_dir` (array_record file format),
+                        served by `tfds.data_source(..., download=False)`; NAME may carry a
+                        config (`lumos_token_records/mine`). Build one with `build_tfds`.
+  lumos_pkl:GLOB        the release's per-sample pre-tokenised pickles (`lumos_pkl`)
+"""
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import glob
+import os
+from typing import Sequence
+
+import numpy as np
+
+from lumos_jax.data import records
+
+KINDS = ("array_record", "tfds", "lumos_pkl")
+
+
+def _expand(pattern: str) -> list[str]:
+    paths = sorted(glob.glob(os.path.expanduser(pattern)))
+    if not paths:
+        raise FileNotFoundError(f"no files match {pattern!r}")
+    return paths
+
+
+def _open_shard(grain, path: str):
+    try:
+        return grain.sources.ArrayRecordDataSource(path)
+    except Exception as e:  # truncated or foreign file: the reader fails while indexing it
+        raise ValueError(f"{path}: cannot open as an ArrayRecord shard "
+                         f"({type(e).__name__}: {e})") from e
+
+
+class ArrayRecordSource:
+    """Token records in ArrayRecord shards; global index runs over the shards in order."""
+
+    def __init__(self, paths: Sequence[str]):
+        import grain  # pylint: disable=import-outside-toplevel
+
+        self.paths = [str(p) for p in paths]
+        # One Grain source per shard so an index maps to (shard file, index in shard).
+        self._shards = [_open_shard(grain, p) for p in self.paths]
+        self._ends = np.cumsum([len(s) for s in self._shards]).tolist()
+        self.name = f"array_record[{len(self.paths)} shards]"
+
+    def __len__(self) -> int:
+        return self._ends[-1] if self._ends else 0
+
+    def locate(self, index: int) -> tuple[str, int]:
+        shard = bisect.bisect_right(self._ends, index)
+        start = self._ends[shard - 1] if shard else 0
+        return os.path.basename(self.paths[shard]), index - start
+
+    def read(self, index: int) -> records.TokenRecord:
+        shard = bisect.bisect_right(self._ends, index)
+        local = index - (self._ends[shard - 1] if shard else 0)
+        name = os.path.basename(self.paths[shard])
+        try:
+            data = self._shards[shard][local]
+        except Exception as e:  # a damaged shard fails inside the ArrayRecord reader
+            raise records.RecordError(name, local, f"unreadable ({type(e).__name__}: {e})") from e
+        return records.decode(data, shard=name, index=local)
+
+
+def _tfds_to_record(ex: dict) -> records.TokenRecord:
+    text = lambda v: v.decode("utf-8") if isinstance(v, bytes) else str(v)  # noqa: E731
+    return records.make_record(
+        text(ex["id"]), text(ex["caption"]), ex["text_ids"], ex["codes"], fps=ex["fps"],
+        duration=ex["duration"], height=ex["height"], width=ex["width"])
+
+
+class TfdsSource:
+    """A prepared TFDS token-record dataset, opened lazily (nothing is ever downloaded)."""
+
+    def __init__(self, name: str, split: str = "train", data_dir: str | None = None):
+        self.tfds_name, self.split, self.data_dir = name, split, data_dir or None
+        self.name = f"tfds:{name}:{split}"
+        self._ds = None
+        self._len = len(self._open())
+
+    def _open(self):
+        if self._ds is None:
+            import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+
+            self._ds = tfds.data_source(self.tfds_name, split=self.split,
+                                        data_dir=self.data_dir, download=False)
+        return self._ds
+
+    def __getstate__(self):  # workers reopen the dataset themselves
+        return {**self.__dict__, "_ds": None}
+
+    def __len__(self) -> int:
+        return self._len
+
+    def locate(self, index: int) -> tuple[str, int]:
+        return self.name, index
+
+    def read(self, index: int) -> records.TokenRecord:
+        try:
+            ex = self._open()[index]
+            return _tfds_to_record(ex)
+        except Exception as e:  # undecodable example or missing feature
+            raise records.RecordError(self.name, index, f"unreadable ({type(e).__name__}: {e})"
+                                      ) from e
+
+
+class ConcatSource:
+    """Several sources behind one global index (in the order given)."""
+
+    def __init__(self, parts: Sequence):
+        self.parts = list(parts)
+        self._ends = np.cumsum([len(p) for p in self.parts]).tolist()
+        self.name = " + ".join(p.name for p in self.parts)
+
+    def __len__(self) -> int:
+        return self._ends[-1] if self._ends else 0
+
+    def _split(self, index: int):
+        if not 0 <= index < len(self):
+            raise IndexError(f"record {index} outside [0, {len(self)}) of {self.name}")
+        part = bisect.bisect_right(self._ends, index)
+        return self.parts[part], index - (self._ends[part - 1] if part else 0)
+
+    def locate(self, index: int) -> tuple[str, int]:
+        part, local = self._split(index)
+        return part.locate(local)
+
+    def read(self, index: int) -> records.TokenRecord:
+        part, local = self._split(index)
+        return part.read(local)
+
+
+def open_source(spec: str, *, tfds_data_dir: str | None = None, vocab=None):
+    """One `KIND:ARG` spec (see module docstring) -> a source."""
+    kind, sep, arg = spec.partition(":")
+    if not sep or kind not in KINDS:
+        raise ValueError(f"source {spec!r}: expected KIND:ARG with KIND in {KINDS}")
+    if kind == "array_record":
+        return ArrayRecordSource(_expand(arg))
+    if kind == "tfds":
+        name, _, split = arg.partition(":")
+        return TfdsSource(name, split or "train", tfds_data_dir)
+    from lumos_jax.data import lumos_pkl  # pylint: disable=import-outside-toplevel
+
+    return lumos_pkl.PklSource(_expand(arg), vocab)
+
+
+def parse_specs(specs) -> list[str]:
+    """A comma-separated string (or a sequence) of source specs -> list of specs."""
+    if isinstance(specs, str):
+        specs = specs.split(",")
+    return [s.strip() for s in specs if s and s.strip()]
+
+
+def open_sources(specs, *, tfds_data_dir: str | None = None, vocab=None) -> ConcatSource:
+    """Source specs -> one ConcatSource."""
+    return ConcatSource([open_source(s, tfds_data_dir=tfds_data_dir, vocab=vocab)
+                         for s in parse_specs(specs)])
+
+
+# ---------------------------------------------------------------------- TFDS builder
+def _tfds_builder_class():
+    """Defines the TFDS builder on first use, so importing this module needs no TFDS."""
+    import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+    from etils import epath  # pylint: disable=import-outside-toplevel
+
+    @dataclasses.dataclass
+    class TokenRecordsConfig(tfds.core.BuilderConfig):
+        """`splits` maps a split name to the ArrayRecord token-record shards it holds."""
+
+        splits: dict = dataclasses.field(default_factory=dict)
+
+    class LumosTokenRecords(tfds.core.GeneratorBasedBuilder):
+        """Token records (records.TokenRecord) as a TFDS dataset; built locally from shards."""
+
+        VERSION = tfds.core.Version("1.0.0")
+        RELEASE_NOTES = {"1.0.0": "Token record format version 1."}
+        config_class = TokenRecordsConfig
+
+        @tfds.core.utils.classproperty
+        @classmethod
+        def code_path(cls):  # TFDS's own lookup needs importlib_resources; this file is it
+            return epath.Path(__file__)
+
+        def __init__(self, *, file_format="array_record", **kwargs):
+            super().__init__(file_format=file_format, **kwargs)  # random access for Grain
+
+        def _info(self):
+            f = tfds.features
+            scalar = lambda doc: f.Scalar(np.int32, doc=doc)  # noqa: E731
+            features = f.FeaturesDict({
+                "text_ids": f.Tensor(shape=(None,), dtype=np.int32, doc="unified-vocab prompt"),
+                "codes": f.Tensor(shape=(None, None, None), dtype=np.int32,
+                                  encoding=f.Encoding.ZLIB, doc="visual codes [T', H', W']"),
+                "fps": scalar("fps size token value"), "duration": scalar("seconds"),
+                "height": scalar("pixels"), "width": scalar("pixels"),
+                "caption": f.Text(), "id": f.Text(doc="stable record id")})
+            # No shuffling: example i of a split is record i of its shards, as in the files.
+            return tfds.core.DatasetInfo(builder=self, features=features, disable_shuffling=True)
+
+        def _split_generators(self, dl_manager):
+            del dl_manager  # local shards only: nothing is downloaded
+            return {k: self._generate_examples(v) for k, v in self.builder_config.splits.items()}
+
+        def _generate_examples(self, paths):
+            source = ArrayRecordSource(paths)
+            for i in range(len(source)):
+                r = source.read(i)  # corrupt input fails the build, naming shard and index
+                yield i, {"text_ids": r.text_ids, "codes": r.codes, "fps": r.fps,
+                          "duration": r.duration, "height": r.height, "width": r.width,
+                          "caption": r.caption, "id": r.record_id}
+
+    return LumosTokenRecords, TokenRecordsConfig
+
+
+_BUILDER = None
+
+
+def build_tfds(name: str, splits: dict[str, Sequence[str]], data_dir: str):
+    """Packages ArrayRecord token-record shards as TFDS `lumos_token_records/NAME`.
+
+    splits: split name -> shard paths. Record i of a split is example i (no shuffling).
+    Read it back with `TfdsSource("lumos_token_records/NAME", split, data_dir)` or the
+    spec `tfds:lumos_token_records/NAME:SPLIT`. Returns the prepared builder.
+    """
+    global _BUILDER
+    if _BUILDER is None:
+        _BUILDER = _tfds_builder_class()
+    builder_cls, config_cls = _BUILDER
+    config = config_cls(name=name, description=f"lumos token records {name}",
+                        splits={k: [str(p) for p in v] for k, v in splits.items()})
+    builder = builder_cls(data_dir=data_dir, config=config)
+    builder.download_and_prepare()
+    return builder
