@@ -15,6 +15,7 @@ INSTALL_REQUIRES = [
     "tensorflow-datasets>=4.9.10,<5",
     "tensorflow-cpu>=2.21,<2.22",
     "clu>=0.0.12",
+    "tensorboard>=2.18",
     "array-record>=0.8.6,<0.9",
     "absl-py>=2.1",
     "safetensors>=0.7,<0.9",

@@ -82,6 +82,30 @@ def logical_to_spec(axes: Sequence[str | None], shape: Sequence[int] | None = No
     return P(*out)
 
 
+def param_spec(axes: Sequence[str | None], shape: Sequence[int],
+               mesh_shape: Mapping[str, int], rules=DEFAULT_RULES) -> P:
+    """Spec of a parameter: the logical rules, then FSDP on any dimension it divides.
+
+    FSDP shards every parameter over the 'fsdp' axis; when the rule's own dimension is
+    not divisible (e.g. embed 2048 on 48 devices) the largest divisible one is used, so
+    parameters stay sharded on meshes of any shape that some dimension fits.
+    """
+    spec = list(logical_to_spec(axes, shape, mesh_shape, rules))
+    n = mesh_shape.get("fsdp", 1)
+    used = {a for s in spec if s is not None for a in ((s,) if isinstance(s, str) else s)}
+    if n > 1 and "fsdp" not in used:
+        def prod(s):
+            names = () if s is None else (s,) if isinstance(s, str) else s
+            return int(np.prod([mesh_shape[a] for a in names])) if names else 1
+        for i in sorted(range(len(shape)), key=lambda i: -shape[i]):
+            if shape[i] % (prod(spec[i]) * n) == 0:
+                cur = spec[i]
+                spec[i] = "fsdp" if cur is None else (
+                    (cur, "fsdp") if isinstance(cur, str) else (*cur, "fsdp"))
+                break
+    return P(*spec)
+
+
 def constrain(x, axes: Sequence[str | None], rules=DEFAULT_RULES):
     """with_sharding_constraint by logical names; a no-op outside a mesh context."""
     mesh = jax.sharding.get_abstract_mesh()
@@ -110,6 +134,6 @@ def tree_shardings(tree, mesh: jax.sharding.Mesh, rules=DEFAULT_RULES):
         meta = v.get_metadata() if isinstance(v, nnx.Variable) else {}
         shape = np.shape(v[...] if isinstance(v, nnx.Variable) else v)
         axes = meta.get("axes", (None,) * len(shape))
-        return NamedSharding(mesh, logical_to_spec(axes, shape, dict(mesh.shape), rules))
+        return NamedSharding(mesh, param_spec(axes, shape, dict(mesh.shape), rules))
 
     return jax.tree.map(sharding_of, tree, is_leaf=lambda x: isinstance(x, nnx.Variable))

@@ -52,7 +52,7 @@ class Trainer:
         abstract_params = nnx.to_pure_dict(nnx.state(self.abstract_model, nnx.Param))
         mesh_shape = dict(mesh.shape)
         self.param_shardings = jax.tree.map(
-            lambda a, x: NamedSharding(mesh, parallel.logical_to_spec(a, x.shape, mesh_shape)),
+            lambda a, x: NamedSharding(mesh, parallel.param_spec(a, x.shape, mesh_shape)),
             self.axes, abstract_params, is_leaf=lambda x: isinstance(x, tuple))
         abstract_opt = jax.eval_shape(self.tx.init, abstract_params)
         opt_shardings = optax.tree_map_params(
@@ -106,7 +106,7 @@ class Trainer:
                                       visual_size=cfg.visual_size, chunk=loss_cfg.chunk,
                                       z_loss=loss_cfg.z_loss)
         frames = jax.nn.one_hot(batch["segments"], self.config.max_frames, dtype=jnp.float32)
-        mask = (batch["labels"] >= 0).astype(jnp.float32)
+        mask = aux["mask"]  # the tokens the loss counted
         sums = {"nll": aux["nll_sum"], "z": aux["z_sum"], "count": aux["count"],
                 "frame_nll": jnp.einsum("bs,bsf->f", aux["nll"], frames),
                 "frame_count": jnp.einsum("bs,bsf->f", mask, frames),
@@ -153,7 +153,7 @@ class Trainer:
         new_state = {"step": state["step"] + 1, "params": optax.apply_updates(params, updates),
                      "opt_state": opt_state}
         metrics = {"loss": sums["nll"] / denom, "z_loss": sums["z"] / denom,
-                   "grad_norm": optax.global_norm(grads), "lr": self.schedule(state["step"]),
+                   "grad_norm": optax.tree.norm(grads), "lr": self.schedule(state["step"]),
                    "frame_loss": sums["frame_nll"] / jnp.maximum(sums["frame_count"], 1.0),
                    "frame_count": sums["frame_count"], "loss_tokens": sums["count"],
                    "tokens": sums["tokens"]}

@@ -61,10 +61,12 @@ class ModelConfig:
 
 
 def _llama(vocab: layout.Vocab, embed, layers, heads, kv_heads, mlp, head_dim=None, **kw):
-    return dict(vocab_size=vocab.size, visual_offset=vocab.visual_offset,
-                visual_size=vocab.visual_size, embed_dim=embed, num_layers=layers,
-                num_heads=heads, num_kv_heads=kv_heads, head_dim=head_dim or embed // heads,
-                mlp_dim=mlp, **kw)
+    """Every ModelConfig field (so configs expose each knob), defaults filled in."""
+    cfg = ModelConfig(vocab_size=vocab.size, visual_offset=vocab.visual_offset,
+                      visual_size=vocab.visual_size, embed_dim=embed, num_layers=layers,
+                      num_heads=heads, num_kv_heads=kv_heads,
+                      head_dim=head_dim or embed // heads, mlp_dim=mlp, **kw)
+    return dataclasses.asdict(cfg)
 
 
 def preset(name: str, vocab: layout.Vocab | None = None) -> dict:

@@ -48,11 +48,14 @@ def visual_cross_entropy(hidden, lm_head, labels, *, visual_offset: int, visual_
     _, (nll, lse) = jax.lax.scan(body, None, (hs, ls))
     nll = jnp.moveaxis(nll, 0, 1).reshape(b, -1)[:, :s]
     lse = jnp.moveaxis(lse, 0, 1).reshape(b, -1)[:, :s]
-    mask = (labels[:, :s] >= 0).astype(jnp.float32)
+    labels = labels[:, :s]
+    # Only ids inside the visual slice can be targets of the visual softmax; anything
+    # else (-1, or e.g. a newline id) carries no loss instead of a clipped wrong target.
+    mask = ((labels >= visual_offset) & (labels < visual_offset + visual_size)).astype(jnp.float32)
     count = mask.sum()
     denom = jnp.maximum(count, 1.0)
     nll = nll * mask
     z_sum = (jnp.square(lse) * mask).sum()
     loss = (nll.sum() + z_loss * z_sum) / denom
-    return loss, {"nll": nll, "count": count, "z": z_sum / denom, "nll_sum": nll.sum(),
+    return loss, {"nll": nll, "mask": mask, "count": count, "z": z_sum / denom, "nll_sum": nll.sum(),
                   "z_sum": z_sum}

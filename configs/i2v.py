@@ -1,0 +1,11 @@
+# Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
+"""i2v experiment. Presets: tiny (CPU, built-in data), 0.5b, 1b, 3.6b; add -384p for 384p.
+
+  python -m lumos_jax.train --config=configs/i2v.py:tiny --workdir=/tmp/i2v
+  python -m lumos_jax.train --config=configs/i2v.py:1b-384p --workdir=DIR --config.init_from=...
+"""
+from lumos_jax import config_lib
+
+
+def get_config(arg: str = "tiny"):
+    return config_lib.experiment("i2v", arg)

@@ -1,0 +1,59 @@
+# Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
+"""Visual tokenizer training config.
+
+  python -m lumos_jax.tokenizer.train --config=configs/tokenizer.py:tiny --workdir=DIR
+Presets: `tiny` (CPU, minutes) and `dv4x8x8` (the Cosmos DV4x8x8 architecture).
+Override anything on the command line, e.g. --config.steps=200 --config.data.source=npy:X.
+"""
+import ml_collections
+
+from lumos_jax.tokenizer import config as tokenizer_config
+
+
+def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
+  if arg not in tokenizer_config.PRESETS:
+    raise ValueError(f"configs/tokenizer.py:{arg}: choose one of "
+                     f"{sorted(tokenizer_config.PRESETS)}")
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.fast_compile = False  # True: XLA opt level 0 (CPU smoke tests compile ~2x faster)
+  c.model = tokenizer_config.get(arg).to_dict()
+
+  # Data: a source returning uint8 [N, F, H, W, 3]; see lumos_jax/tokenizer/clips.py.
+  c.data = ml_collections.ConfigDict()
+  c.data.source = "synthetic"  # 'synthetic' | 'npy:PATH' | 'package.module:function'
+  c.data.num_frames = 9  # 1 + 4k
+  c.data.height = 32
+  c.data.width = 32
+  c.data.num_train_clips = 256
+  c.data.num_eval_clips = 16  # held out: generated with seed + 1
+
+  # Optimisation.
+  c.batch_size = 8  # sharded over the devices of a 1-D data mesh
+  c.steps = 500
+  c.lr = 1e-3
+  c.warmup_steps = 50
+  c.b1, c.b2 = 0.9, 0.95
+  c.weight_decay = 0.01
+  c.grad_clip = 1.0
+  c.l1_weight = 1.0
+  c.l2_weight = 1.0
+
+  # Logging, evaluation, checkpoints.
+  c.log_every = 25
+  c.eval_every = 250
+  c.ckpt_every = 250
+  c.keep_ckpts = 2
+  c.num_gifs = 2
+  c.gif_fps = 8
+
+  if arg == "dv4x8x8":
+    c.data.update(num_frames=17, height=256, width=256, num_train_clips=1024,
+                  num_eval_clips=32)
+    c.batch_size = 8
+    c.steps = 100_000
+    c.lr = 1e-4
+    c.warmup_steps = 1000
+    c.log_every = 100
+    c.eval_every = c.ckpt_every = 5000
+  return c

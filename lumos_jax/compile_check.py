@@ -1,0 +1,150 @@
+# Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
+"""Ahead-of-time compile of the real train step for hardware we do not have.
+
+  python -m lumos_jax.compile_check --config=configs/t2v.py:3.6b-384p --topology=v5p:4x4x3
+  python -m lumos_jax.compile_check --config=configs/t2v.py:3.6b-384p --topology=cpu:48
+
+The step compiled is `Trainer.train_step`, the function train.py runs. Inputs are
+abstract (ShapeDtypeStruct with shardings), so nothing is allocated or executed. TPU
+topologies need the `libtpu` wheel matching jax (`pip install .[tpu]`); `cpu:N` uses N
+emulated host devices (the 48-GPU-shaped mesh).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+
+HBM_GIB = {"v5p": 95.0, "v5e": 16.0, "v6e": 32.0, "v4": 32.0, "cpu": 80.0}
+PEAK_BF16_TFLOPS = {"v5p": 459.0, "v5e": 197.0, "v6e": 918.0, "v4": 275.0, "cpu": 989.0}
+GIB = 1024 ** 3
+
+
+@dataclasses.dataclass
+class CompileReport:
+    devices: int
+    argument_bytes: int
+    output_bytes: int
+    alias_bytes: int
+    temp_bytes: int
+    flops: float | None
+
+    @property
+    def peak_bytes(self) -> int:
+        """Live at once per device: inputs + outputs not aliased to donated inputs + temps."""
+        return self.argument_bytes + self.output_bytes - self.alias_bytes + self.temp_bytes
+
+
+def topology_devices(topology: str):
+    """'v5p:4x4x3' -> mock TPU devices; 'cpu:N' -> N host devices (set before jax use)."""
+    kind, _, shape = topology.partition(":")
+    if kind == "cpu":
+        import jax
+        n = int(shape)
+        if len(jax.devices("cpu")) < n:
+            raise ValueError(f"--topology={topology}: only {len(jax.devices('cpu'))} CPU devices "
+                             f"exist; start with XLA_FLAGS=--xla_force_host_platform_device_count"
+                             f"={n} (the CLI does this itself)")
+        return jax.devices("cpu")[:n]
+    if kind not in HBM_GIB:
+        raise ValueError(f"--topology={topology}: unknown chip {kind!r}; expected one of "
+                         f"{sorted(HBM_GIB)} (e.g. v5p:4x4x3) or cpu:N")
+    try:
+        import libtpu  # noqa: F401
+    except ImportError as e:
+        raise RuntimeError(f"--topology={topology} needs the libtpu wheel matching jax: "
+                           "pip install '.[tpu]'") from e
+    from jax.experimental import topologies
+    chip_config = "megacore" if kind in ("v5p", "v4") else "default"
+    try:
+        topo = topologies.get_topology_desc(
+            platform="tpu", topology_name=topology, chip_config_name=chip_config,
+            chips_per_host_bounds=(2, 2, 1), num_slices=1)
+    except Exception as e:  # libtpu raises plain RuntimeErrors; name what was asked for
+        raise RuntimeError(f"--topology={topology}: libtpu could not build it ({e}); check "
+                           "the name and that libtpu matches the installed jax") from e
+    return topo.devices
+
+
+def compile_step(config, devices, batch_size: int, seq_len: int) -> CompileReport:
+    import jax
+
+    from lumos_jax import parallel
+    from lumos_jax.train_step import Trainer
+    shape = dict(config.mesh)
+    try:
+        mesh = parallel.make_mesh(shape, devices=devices)
+    except ValueError as e:
+        raise ValueError(f"config mesh {shape} does not divide the topology's "
+                         f"{len(devices)} devices: {e}") from e
+    trainer = Trainer(config, mesh)
+    with jax.set_mesh(mesh):
+        lowered = trainer.jit_train_step().lower(trainer.abstract_state(),
+                                                 trainer.abstract_batch(batch_size, seq_len))
+        compiled = lowered.compile()
+    mem = compiled.memory_analysis()
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return CompileReport(len(devices), mem.argument_size_in_bytes, mem.output_size_in_bytes,
+                         mem.alias_size_in_bytes, mem.temp_size_in_bytes,
+                         (cost or {}).get("flops"))
+
+
+def _print_report(config, topology, report: CompileReport, batch, seq, mfu):
+    from lumos_jax.model.config import ModelConfig
+    from lumos_jax.train_step import model_flops_per_token
+    kind = topology.split(":")[0]
+    hbm = HBM_GIB[kind]
+    cfg = ModelConfig.from_dict(config.model.to_dict())
+    tokens = batch * seq
+    flops = model_flops_per_token(cfg, seq) * tokens
+    step_s = flops / (report.devices * PEAK_BF16_TFLOPS[kind] * 1e12 * mfu)
+    print(f"topology {topology}: {report.devices} devices, mesh {dict(config.mesh)}")
+    print(f"  per device: arguments {report.argument_bytes / GIB:8.2f} GiB  outputs "
+          f"{report.output_bytes / GIB:8.2f} GiB  aliased {report.alias_bytes / GIB:8.2f} GiB  "
+          f"temporaries {report.temp_bytes / GIB:8.2f} GiB")
+    print(f"  peak {report.peak_bytes / GIB:.2f} GiB of {hbm:.0f} GiB "
+          f"({'fits' if report.peak_bytes / GIB < hbm else 'DOES NOT FIT'}, "
+          f"{hbm - report.peak_bytes / GIB:.2f} GiB spare)")
+    xla = f"{report.flops:.3e}" if report.flops else "n/a"
+    print(f"  model FLOPs/step {flops:.3e} (XLA cost analysis, per device, loops once: {xla})")
+    print(f"  at MFU {mfu:.0%}: {step_s:.2f} s/step, {tokens / step_s:,.0f} tokens/s")
+
+
+def main(argv):
+    del argv
+    from absl import flags
+    FLAGS = flags.FLAGS
+    config = FLAGS.config
+    topology = FLAGS.topology
+    devices = topology_devices(topology)
+    seq = FLAGS.seq_len or config.data.streams.video.seq_len
+    batch = FLAGS.batch_per_device * len(devices)
+    report = compile_step(config, devices, batch, seq)
+    _print_report(config, topology, report, batch, seq, FLAGS.mfu)
+
+
+def _define_flags():
+    from absl import flags
+    from ml_collections import config_flags
+    config_flags.DEFINE_config_file("config", None, "Experiment config.", lock_config=True)
+    flags.DEFINE_string("topology", "cpu:48", "v5p:4x4x3, v5e:4x4, ... or cpu:N")
+    flags.DEFINE_integer("batch_per_device", 1, "Sequences per device.")
+    flags.DEFINE_integer("seq_len", 0, "Tokens per sequence (0: the video stream's).")
+    flags.DEFINE_float("mfu", 0.4, "MFU assumed for the step time estimate.")
+
+
+def _cpu_devices_from_argv(argv) -> None:
+    """`--topology=cpu:N` must size the host platform before jax initialises."""
+    for a in argv:
+        if a.startswith("--topology=cpu:"):
+            n = int(a.split(":")[1])
+            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                       f" --xla_force_host_platform_device_count={n}")
+
+
+if __name__ == "__main__":
+    _cpu_devices_from_argv(sys.argv)
+    from absl import app
+    _define_flags()
+    app.run(main)

@@ -1,0 +1,249 @@
+# Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
+"""Trains the causal FSQ video tokenizer on reconstruction (L1 + L2).
+
+  python -m lumos_jax.tokenizer.train --config=configs/tokenizer.py:tiny --workdir=DIR
+
+Writes to DIR: checkpoints/ (Orbax), metrics.jsonl (plus TensorBoard summaries when clu's
+writers import), gifs/ (original | reconstruction of held-out clips).
+Data: any `fn(num_clips, num_frames, height, width, seed) -> uint8 [N, F, H, W, 3]`
+(config.data.source, see clips.py); held-out clips use seed + 1.
+"""
+import importlib.util
+import json
+import math
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+from absl import app, flags, logging
+from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec as P
+from ml_collections import config_flags
+
+from lumos_jax.tokenizer import clips as clips_lib
+from lumos_jax.tokenizer.config import TokenizerConfig
+from lumos_jax.tokenizer import model as model_lib
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Training config file.",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.")
+
+
+# ------------------------------------------------------------------ small utilities
+
+class MetricWriter:
+  """metrics.jsonl always; clu's default writer too when it imports (needs tensorboard)."""
+
+  def __init__(self, workdir: str):
+    self._file = open(os.path.join(workdir, "metrics.jsonl"), "a")
+    self._clu = None
+    # clu's writers need tensorboard; checking first skips a slow TF import that would fail.
+    if importlib.util.find_spec("tensorboard") is None:
+      logging.warning("tensorboard is not installed: writing metrics.jsonl only")
+      return
+    from clu import metric_writers  # pylint: disable=g-import-not-at-top
+    self._clu = metric_writers.create_default_writer(workdir, asynchronous=False)
+
+  def write_scalars(self, step: int, scalars: dict) -> None:
+    scalars = {k: float(v) for k, v in scalars.items()}
+    self._file.write(json.dumps({"step": step, **scalars}) + "\n")
+    self._file.flush()
+    if self._clu is not None:
+      self._clu.write_scalars(step, scalars)
+    logging.info("step %d: %s", step, ", ".join(f"{k}={v:.4g}" for k, v in scalars.items()))
+
+  def close(self) -> None:
+    self._file.close()
+    if self._clu is not None:
+      self._clu.close()
+
+
+def flatten_params(state: nnx.State) -> dict[str, jax.Array]:
+  """Param state -> {'encoder.conv_in.0.conv3d.kernel': array}: plain for optax/Orbax."""
+  return {".".join(map(str, p)): v.get_value() for p, v in nnx.to_flat_state(state)}
+
+
+def unflatten_params(template: nnx.State, flat: dict) -> nnx.State:
+  return nnx.from_flat_state([(p, v.replace(value=flat[".".join(map(str, p))]))
+                              for p, v in nnx.to_flat_state(template)])
+
+
+def psnr(recon: np.ndarray, video: np.ndarray) -> np.ndarray:
+  """Per-clip PSNR in dB for videos in [-1, 1] (peak-to-peak 2): [B, ...] -> [B]."""
+  mse = np.mean((np.clip(recon, -1, 1) - video) ** 2, axis=tuple(range(1, video.ndim)))
+  return 10 * np.log10(4.0 / np.maximum(mse, 1e-10))
+
+
+def write_gifs(workdir: str, step: int, video: np.ndarray, recon: np.ndarray, fps: int):
+  """Side-by-side original | reconstruction gifs, upscaled to >= 128 px high."""
+  import imageio.v3 as iio  # pylint: disable=g-import-not-at-top
+  out_dir = os.path.join(workdir, "gifs")
+  os.makedirs(out_dir, exist_ok=True)
+  scale = max(1, 128 // video.shape[2])
+  for i, (v, r) in enumerate(zip(video, recon)):
+    frames = np.concatenate([clips_lib.to_uint8(v), clips_lib.to_uint8(r)], axis=2)
+    frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
+    iio.imwrite(os.path.join(out_dir, f"step{step:06d}_clip{i}.gif"), frames,
+                duration=1000 / fps, loop=0)
+
+
+def make_optimizer(config, flat_params) -> optax.GradientTransformation:
+  schedule = optax.join_schedules(
+      [optax.linear_schedule(0.0, config.lr, max(1, config.warmup_steps)),
+       optax.constant_schedule(config.lr)], [max(1, config.warmup_steps)])
+  # No weight decay on biases and norm scales (1-D tensors).
+  mask = {k: v.ndim > 1 for k, v in flat_params.items()}
+  return optax.chain(optax.clip_by_global_norm(config.grad_clip),
+                     optax.adamw(schedule, b1=config.b1, b2=config.b2,
+                                 weight_decay=config.weight_decay, mask=mask))
+
+
+# ---------------------------------------------------------------------- main program
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """Runs training to config.steps (resuming from workdir) and returns the last metrics."""
+  os.makedirs(workdir, exist_ok=True)
+  writer = MetricWriter(workdir)
+
+  # --- Mesh: 1-D data parallel over as many devices as divide the batch.
+  n_dev = math.gcd(config.batch_size, jax.device_count())
+  mesh = jax.make_mesh((n_dev,), ("data",), axis_types=(jax.sharding.AxisType.Auto,),
+                       devices=jax.devices()[:n_dev])
+  replicated, batch_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+
+  # --- Data.
+  d = config.data
+  source = clips_lib.get_source(d.source)
+  train_clips = clips_lib.load_clips(source, d.num_train_clips, d.num_frames, d.height,
+                                     d.width, config.seed)
+  eval_clips = clips_lib.load_clips(source, d.num_eval_clips, d.num_frames, d.height,
+                                    d.width, config.seed + 1)
+  n_eval = (len(eval_clips) // config.batch_size) * config.batch_size
+  if n_eval == 0:
+    raise ValueError(f"config.data.num_eval_clips={d.num_eval_clips} must be >= "
+                     f"config.batch_size={config.batch_size}")
+
+  # --- Model and optimizer.
+  cfg = TokenizerConfig.from_dict(config.model)
+  model = model_lib.create(cfg, config.seed)
+  graphdef, template = nnx.split(model, nnx.Param)
+  logging.info("tokenizer parameters: %s", f"{model_lib.param_count(template):,}")
+  params = flatten_params(template)
+  tx = make_optimizer(config, params)
+  opt_state = jax.jit(tx.init)(params)  # one compile instead of one per shape
+
+  # --- Steps.
+  def loss_fn(p, video):
+    recon, codes = nnx.merge(graphdef, unflatten_params(template, p))(video)
+    l1, l2 = jnp.mean(jnp.abs(recon - video)), jnp.mean(jnp.square(recon - video))
+    return config.l1_weight * l1 + config.l2_weight * l2, (l1, l2, codes)
+
+  def train_step(p, o, video):
+    (loss, (l1, l2, _)), grads = jax.value_and_grad(loss_fn, has_aux=True)(p, video)
+    updates, o = tx.update(grads, o, p)
+    metrics = {"train/loss": loss, "train/l1": l1, "train/l2": l2,
+               "train/psnr": 10 * jnp.log10(4.0 / jnp.maximum(l2, 1e-10)),
+               "train/grad_norm": optax.tree.norm(grads)}
+    return optax.apply_updates(p, updates), o, metrics
+
+  def eval_step(p, video):
+    m = nnx.merge(graphdef, unflatten_params(template, p))
+    codes = m.encode(video)
+    return m.decode(codes), codes
+
+  # fast_compile: XLA optimisation level 0, for CPU smoke tests (compiles ~2x faster).
+  opts = ({"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+          if config.fast_compile else None)
+  train_step = jax.jit(train_step, in_shardings=(replicated, replicated, batch_sharding),
+                       out_shardings=replicated, donate_argnums=(0, 1), compiler_options=opts)
+  eval_step = jax.jit(eval_step, in_shardings=(replicated, batch_sharding),
+                      out_shardings=replicated, compiler_options=opts)
+
+  # --- Checkpoint: resume from the latest step in workdir.
+  mngr = ocp.CheckpointManager(
+      os.path.join(os.path.abspath(workdir), "checkpoints"),
+      options=ocp.CheckpointManagerOptions(max_to_keep=config.keep_ckpts, create=True))
+  step = 0
+  if mngr.latest_step() is not None:
+    step = mngr.latest_step()
+    restored = mngr.restore(step, args=ocp.args.Composite(
+        params=ocp.args.StandardRestore(jax.device_get(params)),
+        opt_state=ocp.args.StandardRestore(jax.device_get(opt_state))))
+    params, opt_state = restored["params"], restored["opt_state"]
+    logging.info("resumed from step %d", step)
+  params, opt_state = jax.device_put((params, opt_state), replicated)
+
+  def save(s):
+    # Host copies: params are replicated and small, and saving device arrays costs a
+    # per-shape XLA slice program each time.
+    p, o = jax.device_get((params, opt_state))
+    mngr.save(s, args=ocp.args.Composite(params=ocp.args.StandardSave(p),
+                                         opt_state=ocp.args.StandardSave(o)))
+
+  # --- Evaluation: PSNR and code usage on held-out clips, a few gifs.
+  def evaluate(s) -> dict:
+    psnrs, codes_seen, shown = [], set(), 0
+    for i in range(0, n_eval, config.batch_size):
+      video = clips_lib.to_model_range(eval_clips[i:i + config.batch_size])
+      recon, codes = jax.device_get(eval_step(params, jax.device_put(video, batch_sharding)))
+      psnrs.append(psnr(recon, video))
+      codes_seen.update(np.unique(codes).tolist())
+      if shown < config.num_gifs:
+        k = config.num_gifs - shown
+        write_gifs(workdir, s, video[:k], recon[:k], config.gif_fps)
+        shown += len(video[:k])
+    metrics = {"eval/psnr": float(np.mean(np.concatenate(psnrs))),
+               "eval/code_usage": len(codes_seen) / cfg.codebook_size}
+    writer.write_scalars(s, metrics)
+    return metrics
+
+  # --- Loop; metrics of step s are fetched after step s+1 is dispatched (no host block).
+  last, pending, t0, start = {}, None, time.time(), step
+  while step < config.steps:
+    rng = np.random.default_rng([config.seed, step])
+    batch = clips_lib.to_model_range(
+        train_clips[rng.integers(0, len(train_clips), config.batch_size)])
+    params, opt_state, metrics = train_step(params, opt_state,
+                                            jax.device_put(batch, batch_sharding))
+    step += 1
+    if pending is not None:
+      last = _log(writer, *pending, steps_per_s=(step - start) / (time.time() - t0))
+      pending = None
+    if step % config.log_every == 0 or step == config.steps:
+      pending = (step, metrics)
+    if step % config.eval_every == 0 or step == config.steps:
+      if pending is not None:
+        last, pending = _log(writer, *pending), None
+      last.update(evaluate(step))
+    if step % config.ckpt_every == 0 or step == config.steps:
+      save(step)
+  mngr.wait_until_finished()
+  mngr.close()
+  writer.close()
+  return {"step": step, **last}
+
+
+def _log(writer: MetricWriter, step: int, metrics: dict, **extra) -> dict:
+  metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+  if not all(math.isfinite(v) for v in metrics.values()):
+    raise FloatingPointError(f"non-finite training metrics at step {step}: {metrics}")
+  writer.write_scalars(step, {**metrics, **extra})
+  return metrics
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments {argv[1:]}")
+  if _WORKDIR.value is None:
+    raise app.UsageError("--workdir is required")
+  logging.info("config:\n%s", _CONFIG.value)
+  train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,146 @@
+# Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
+"""Train a Lumos-1 model.
+
+  python -m lumos_jax.train --config=configs/t2v.py:tiny --workdir=/tmp/t2v
+  python -m lumos_jax.train --config=configs/t2v.py:3.6b-384p --workdir=DIR \
+      --config.data.streams.video.sources=array_record:/data/v-*.array_record
+
+Resume priority: the workdir's latest complete checkpoint -> `config.init_from` (an
+earlier stage's checkpoint, converted params or a Hugging Face directory) -> scratch.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import jax
+from absl import app, flags, logging
+from clu import periodic_actions
+from ml_collections import config_flags
+
+from lumos_jax import checkpoint as ckpt_lib
+from lumos_jax import distributed, metrics_io, parallel, train_lib
+from lumos_jax.data import pipeline
+from lumos_jax.train_step import Trainer
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints, metrics and logs go here.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+    del argv
+    metrics_io.quiet_libraries()
+    run(_CONFIG.value, _WORKDIR.value)
+
+
+def run(config, workdir: str, *, crash_after: int | None = None) -> int:
+    """Train until config.train.steps (or preemption); returns the last step reached.
+
+    crash_after: stop abruptly after that many steps of this invocation, saving nothing
+    (what a killed process leaves behind; used by the resume tests).
+    """
+    workdir = os.path.abspath(os.path.expanduser(workdir))
+    train_lib.validate_config(config)
+
+    # ------------------------------------------------------------------ distributed
+    distributed.initialize(config.distributed)
+    is_chief = jax.process_index() == 0
+    os.makedirs(workdir, exist_ok=True)
+
+    # ---------------------------------------------------------------------- logging
+    writer = metrics_io.create_writer(workdir, is_chief)
+    if is_chief:
+        with open(os.path.join(workdir, "config.json"), "w") as f:
+            f.write(config.to_json_best_effort(indent=1))
+    logging.info("devices: %d (%d per process), backend %s", jax.device_count(),
+                 jax.local_device_count(), jax.default_backend())
+
+    # ------------------------------------------------------------------------- mesh
+    mesh = parallel.make_mesh(dict(config.mesh))
+    logging.info("mesh: %s", dict(mesh.shape))
+    trainer = Trainer(config, mesh)
+
+    # ------------------------------------------------------------------------- data
+    train_iter = pipeline.make_iterator(config.data)
+    eval_cfg = train_lib.eval_data_config(config)
+
+    # ------------------------------------------------------------ state / checkpoint
+    checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
+                                         keep=config.train.keep_checkpoints,
+                                         every=config.train.checkpoint_every,
+                                         async_save=config.train.async_checkpoint)
+    state, start = train_lib.initial_state(config, trainer, checkpointer, train_iter)
+
+    # ------------------------------------------------------------ compile + memory
+    step_fn = trainer.jit_train_step()
+    batch = trainer.device_batch(next(train_iter))
+    with jax.set_mesh(mesh):
+        compiled = step_fn.lower(state, batch).compile()
+    train_lib.log_memory(compiled)
+    eval_fn = trainer.jit_eval_step() if eval_cfg is not None else None
+    peak = train_lib.peak_flops_per_device(config)
+    seq_len = batch["tokens"].shape[1]
+    flops_per_token = train_lib.flops_per_token(trainer, seq_len)
+
+    # ------------------------------------------------------------------------ loop
+    preempted = {"flag": False}
+    signal.signal(signal.SIGTERM, lambda *_: preempted.update(flag=True))
+    report = periodic_actions.ReportProgress(num_train_steps=config.train.steps,
+                                             writer=writer if is_chief else None)
+    pending = None  # (step, device metrics, step seconds): fetched one step late
+    t_last = time.perf_counter()
+    step = start
+    with jax.set_mesh(mesh):
+        while step < config.train.steps:
+            if config.train.profile_start == step and is_chief:
+                jax.profiler.start_trace(os.path.join(workdir, "profile"))
+            state, metrics = compiled(state, batch)
+            step += 1
+            if crash_after is not None and step - start >= crash_after:
+                checkpointer.wait()
+                train_iter.close()
+                return step
+            if pending is not None:
+                train_lib.record(writer, *pending, config, flops_per_token, peak, mesh)
+            now = time.perf_counter()
+            pending = (step, metrics, now - t_last, batch["tokens"].shape)
+            t_last = now
+            if config.train.profile_start >= 0 and \
+                    step == config.train.profile_start + config.train.profile_steps and is_chief:
+                jax.profiler.stop_trace()
+            report(step)
+            stop = preempted["flag"] or checkpointer.reached_preemption(step)
+            if step < config.train.steps and not stop:
+                batch = trainer.device_batch(next(train_iter))  # overlaps the running step
+            if eval_fn is not None and step % config.train.eval_every == 0:
+                train_lib.evaluate(writer, step, eval_fn, state["params"], trainer, eval_cfg,
+                                   config)
+            if stop or step == config.train.steps:
+                train_lib.record(writer, *pending, config, flops_per_token, peak, mesh)
+                pending = None
+            if stop or step == config.train.steps or step % config.train.checkpoint_every == 0:
+                checkpointer.save(step, state, _data_state(train_iter, step), force=True)
+            if stop:
+                logging.warning("preemption: saved step %d, exiting", step)
+                break
+    if pending is not None:
+        train_lib.record(writer, *pending, config, flops_per_token, peak, mesh)
+    checkpointer.close()
+    writer.flush()
+    train_iter.close()
+    logging.info("done at step %d", step)
+    return step
+
+
+def _data_state(it, step):
+    """The iterator state after `step` batches were consumed (the prefetched one is not)."""
+    state = dict(it.get_state())
+    state["next_batch"] = int(step)
+    return state
+
+
+if __name__ == "__main__":
+    app.run(main)

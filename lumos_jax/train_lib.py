@@ -1,0 +1,177 @@
+# Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
+"""Pieces of the training loop kept out of train.py's linear main()."""
+from __future__ import annotations
+
+import copy
+import functools
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import logging
+
+from lumos_jax import layout
+from lumos_jax.checkpoint import restore_params
+from lumos_jax.data import pipeline
+from lumos_jax.train_step import Trainer, model_flops_per_token
+
+GIB = 1024 ** 3
+# bf16 dense peak per device for the MFU figure when config.train.peak_tflops is 0 and
+# the backend is an accelerator; on CPUs the peak is measured at start-up instead.
+KNOWN_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "H20": 148.0, "A100": 312.0,
+                     "TPU v5p": 459.0, "TPU v5 lite": 197.0, "TPU v6 lite": 918.0,
+                     "TPU v4": 275.0}
+
+
+class NonFiniteError(RuntimeError):
+    """The loss or gradient norm stopped being finite."""
+
+
+def validate_config(config) -> None:
+    """Cross-section consistency, with the keys to fix named."""
+    vocab = layout.vocab_from_config(config.vocab)
+    if config.model.vocab_size != vocab.size:
+        raise ValueError(f"config model.vocab_size={config.model.vocab_size} but the vocab "
+                         f"(config.vocab.kind={config.vocab.kind}) has {vocab.size} ids")
+    if config.data.vocab.to_dict() != config.vocab.to_dict():
+        raise ValueError(f"config data.vocab {config.data.vocab.to_dict()} differs from "
+                         f"config.vocab {config.vocab.to_dict()}")
+    if config.data.rope_1d != (config.model.rope_variant == "1d"):
+        raise ValueError("config data.rope_1d must be True exactly when model.rope_variant "
+                         "is '1d' (positions and rotation must agree)")
+    n = jax.device_count()
+    if config.data.batch_size % max(1, n // max(1, config.mesh.tensor)):
+        logging.warning("data.batch_size=%d does not divide evenly over the data/fsdp "
+                        "devices", config.data.batch_size)
+
+
+def eval_data_config(config):
+    """The held-out stream (config.eval_sources), unshuffled, one epoch; None if unset."""
+    if not config.get("eval_sources"):
+        return None
+    c = copy.deepcopy(config.data)
+    with c.unlocked():
+        for name in c.streams:
+            c.streams[name].weight = 0.0
+        c.streams.video.sources = config.eval_sources
+        c.streams.video.weight = 1.0
+        c.shuffle = False
+        c.num_epochs = 1
+        c.num_workers = 0
+        c.skip_bad_records = False
+    return c
+
+
+def initial_state(config, trainer: Trainer, checkpointer, train_iter):
+    """Resume priority: workdir's latest checkpoint -> config.init_from -> scratch."""
+    latest = checkpointer.latest_step()
+    if latest is not None:
+        step, state, data_state, _ = checkpointer.restore(trainer.abstract_state(), latest)
+        train_iter.set_state(data_state)
+        logging.info("resumed from checkpoint step %d", step)
+        return state, int(step)
+    if config.init_from:
+        params = load_init_params(config.init_from, trainer)
+        with jax.set_mesh(trainer.mesh):
+            state = jax.jit(trainer.state_from_params,
+                            out_shardings=trainer.state_shardings)(params)
+        logging.info("initialised parameters from %s", config.init_from)
+        return state, 0
+    return trainer.init_state(config.seed), 0
+
+
+def load_init_params(path: str, trainer: Trainer):
+    path = os.path.abspath(os.path.expanduser(path))
+    abstract = trainer.abstract_state()["params"]
+    if os.path.exists(os.path.join(path, "config.json")) and any(
+            p.endswith(".safetensors") for p in os.listdir(path)):
+        from lumos_jax.model import convert_hf  # a Hugging Face Chameleon checkpoint
+        vocab = layout.vocab_from_config(trainer.config.vocab)
+        cfg, pure, _ = convert_hf.load_hf(path, vocab)
+        for key in ("embed_dim", "num_layers", "num_heads", "num_kv_heads", "mlp_dim"):
+            if getattr(cfg, key) != trainer.model_cfg.__dict__[key]:
+                raise ValueError(f"init_from={path}: checkpoint {key}={getattr(cfg, key)} but "
+                                 f"config model.{key}={trainer.model_cfg.__dict__[key]}")
+        return jax.device_put(pure, trainer.param_shardings)
+    return restore_params(path, abstract)
+
+
+def log_memory(compiled) -> None:
+    mem = compiled.memory_analysis()
+    if mem is None:
+        return
+    logging.info("compiled train step, per device: arguments %.3f GiB, outputs %.3f GiB, "
+                 "aliased %.3f GiB, temporaries %.3f GiB", mem.argument_size_in_bytes / GIB,
+                 mem.output_size_in_bytes / GIB, mem.alias_size_in_bytes / GIB,
+                 mem.temp_size_in_bytes / GIB)
+
+
+@functools.lru_cache(maxsize=None)
+def _measured_peak(dtype: str) -> float:
+    n = 1024
+    a = jnp.ones((n, n), dtype)
+    f = jax.jit(lambda x: x @ x)
+    f(a).block_until_ready()
+    best = min(_timed(f, a) for _ in range(5))
+    return 2 * n ** 3 / best
+
+
+def _timed(f, a):
+    t = time.perf_counter()
+    f(a).block_until_ready()
+    return time.perf_counter() - t
+
+
+def peak_flops_per_device(config) -> float:
+    if config.train.get("peak_tflops", 0):
+        return config.train.peak_tflops * 1e12
+    kind = jax.devices()[0].device_kind
+    for name, tflops in KNOWN_PEAK_TFLOPS.items():
+        if name.lower() in kind.lower():
+            return tflops * 1e12
+    # CPU: a square matmul in the compute dtype, all host devices share the cores.
+    return _measured_peak(config.model.dtype) / max(1, jax.local_device_count())
+
+
+def flops_per_token(trainer: Trainer, seq_len: int) -> float:
+    return model_flops_per_token(trainer.model_cfg, seq_len)
+
+
+def record(writer, step, metrics, seconds, shape, config, fpt, peak, mesh) -> None:
+    """Fetch a finished step's metrics, abort on non-finite values, write them."""
+    m = jax.device_get(metrics)
+    loss, gnorm = float(m["loss"]), float(m["grad_norm"])
+    if not (np.isfinite(loss) and np.isfinite(gnorm)):
+        raise NonFiniteError(f"step {step}: non-finite loss={loss} or grad_norm={gnorm}; "
+                             "the last checkpoint before this step is intact (lower "
+                             "config.optim.lr or check the data)")
+    if step % config.train.log_every and step != config.train.steps:
+        return
+    tokens = float(np.prod(shape))
+    flops = fpt * tokens / mesh.size
+    scalars = {"loss": loss, "grad_norm": gnorm, "lr": float(m["lr"]),
+               "z_loss": float(m["z_loss"]), "step_time_s": seconds,
+               "tokens_per_s": tokens / seconds, "real_tokens": float(m["tokens"]),
+               "tflops_per_device": flops / seconds / 1e12, "mfu": flops / seconds / peak}
+    for f, (v, n) in enumerate(zip(m["frame_loss"], m["frame_count"])):
+        if n > 0:
+            scalars[f"frame_loss/{f}"] = float(v)
+    writer.write_scalars(step, scalars)
+
+
+def evaluate(writer, step, eval_fn, params, trainer: Trainer, eval_cfg, config) -> float:
+    """Mean masked-token loss over `config.train.eval_batches` held-out batches."""
+    it = pipeline.make_iterator(eval_cfg)
+    total = count = 0.0
+    for i, batch in enumerate(it):
+        if i >= config.train.eval_batches:
+            break
+        sums = jax.device_get(eval_fn(params, trainer.device_batch(batch)))
+        total += float(sums["nll"])
+        count += float(sums["count"])
+    it.close()
+    loss = total / max(count, 1.0)
+    writer.write_scalars(step, {"eval_loss": loss})
+    return loss
