@@ -47,6 +47,22 @@ class TokenizerConfig:
       raise ValueError(f"temporal_compression={self.temporal_compression} needs "
                        f"{self.num_temporal_downs} learned downsamples; channels_mult "
                        f"{self.channels_mult} allows at most {len(self.channels_mult) - 1}")
+    ups = [self.decoder_up_flags(i) for i in range(1, len(self.channels_mult))]
+    if (sum(s for s, _ in ups), sum(t for _, t in ups)) != (self.num_spatial_downs,
+                                                            self.num_temporal_downs):
+      raise ValueError(f"TokenizerConfig: with channels_mult={self.channels_mult} Cosmos's "
+                       f"decoder schedule upsamples (space, time) {ups} (levels 1..), which "
+                       f"does not undo {self.num_spatial_downs} spatial and "
+                       f"{self.num_temporal_downs} temporal downsamples; add a level")
+
+  def decoder_up_flags(self, i_level: int) -> tuple[bool, bool]:
+    """(spatial_up, temporal_up) of decoder level i_level > 0, Cosmos's DecoderFactorized
+    schedule (the temporal ups sit one level later than the mirror image unless legacy)."""
+    rev = len(self.channels_mult) - i_level - 1
+    n_t, n_s = self.num_temporal_downs, self.num_spatial_downs
+    temporal = rev < n_t if self.legacy_mode else 0 < rev < n_t + 1
+    spatial = temporal or (rev < n_s and n_s > n_t)
+    return spatial, temporal
 
   @property
   def num_spatial_downs(self) -> int:

@@ -26,7 +26,7 @@ from flax import nnx
 
 from lumos_jax.tokenizer import config as config_lib
 from lumos_jax.tokenizer.config import TokenizerConfig
-from lumos_jax.tokenizer.model import CausalVideoTokenizer, abstract_model, decoder_up_flags
+from lumos_jax.tokenizer.model import CausalVideoTokenizer, abstract_model
 
 # Non-persistent buffers (Haar filters, FSQ tables) that TorchScript archives may carry.
 _BUFFER_NAMES = {"wavelets", "_arange", "patch_size_buffer", "_levels", "_basis",
@@ -74,7 +74,7 @@ def unused_cosmos_keys(cfg: TokenizerConfig) -> dict[str, tuple[int, ...]]:
     add(f"encoder.down.{i}.downsample", ch * mult[i], i < cfg.num_spatial_downs,
         i < cfg.num_temporal_downs, {"conv_s": "conv1", "conv_t": "conv2", "conv3": "conv3"})
   for i in range(1, n_lv):
-    spatial, temporal = decoder_up_flags(cfg, i)
+    spatial, temporal = cfg.decoder_up_flags(i)
     add(f"decoder.up.{i}.upsample", ch * mult[i], spatial, temporal,
         {"conv_t": "conv1", "conv_s": "conv2", "conv3": "conv3"})
   return out

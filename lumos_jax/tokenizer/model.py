@@ -97,15 +97,6 @@ class Encoder(nnx.Module):
     return apply_seq(self.conv_out, jax.nn.silu(self.norm_out(x)))
 
 
-def decoder_up_flags(cfg: TokenizerConfig, i_level: int) -> tuple[bool, bool]:
-  """(spatial_up, temporal_up) of decoder level i_level, mirroring the encoder's downs."""
-  rev = len(cfg.channels_mult) - i_level - 1
-  n_t, n_s = cfg.num_temporal_downs, cfg.num_spatial_downs
-  temporal = rev < n_t if cfg.legacy_mode else 0 < rev < n_t + 1
-  spatial = temporal or (rev < n_s and n_s > n_t)
-  return spatial, temporal
-
-
 class Decoder(nnx.Module):
   """[B, T, h, w, z_channels] -> [B, 1 + tc*(T-1), h*sc, w*sc, out_ch]."""
 
@@ -128,7 +119,7 @@ class Decoder(nnx.Module):
           attns.append(attention_pair(block_in, **kw))
       up = None
       if i != 0:
-        spatial, temporal = decoder_up_flags(cfg, i)
+        spatial, temporal = cfg.decoder_up_flags(i)
         up = HybridUpsample(block_in, spatial=spatial, temporal=temporal, **kw)
         curr_res *= 2
       levels[i] = _Level(blocks, attns, up, "upsample")

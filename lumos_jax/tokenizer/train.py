@@ -79,7 +79,8 @@ def psnr(recon: np.ndarray, video: np.ndarray) -> np.ndarray:
   return 10 * np.log10(4.0 / np.maximum(mse, 1e-10))
 
 
-def write_gifs(workdir: str, step: int, video: np.ndarray, recon: np.ndarray, fps: int):
+def write_gifs(workdir: str, step: int, video: np.ndarray, recon: np.ndarray, fps: int,
+               first_index: int = 0):
   """Side-by-side original | reconstruction gifs, upscaled to >= 128 px high."""
   import imageio.v3 as iio  # pylint: disable=g-import-not-at-top
   out_dir = os.path.join(workdir, "gifs")
@@ -88,7 +89,7 @@ def write_gifs(workdir: str, step: int, video: np.ndarray, recon: np.ndarray, fp
   for i, (v, r) in enumerate(zip(video, recon)):
     frames = np.concatenate([clips_lib.to_uint8(v), clips_lib.to_uint8(r)], axis=2)
     frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
-    iio.imwrite(os.path.join(out_dir, f"step{step:06d}_clip{i}.gif"), frames,
+    iio.imwrite(os.path.join(out_dir, f"step{step:06d}_clip{first_index + i}.gif"), frames,
                 duration=1000 / fps, loop=0)
 
 
@@ -195,7 +196,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       codes_seen.update(np.unique(codes).tolist())
       if shown < config.num_gifs:
         k = config.num_gifs - shown
-        write_gifs(workdir, s, video[:k], recon[:k], config.gif_fps)
+        write_gifs(workdir, s, video[:k], recon[:k], config.gif_fps, first_index=shown)
         shown += len(video[:k])
     metrics = {"eval/psnr": float(np.mean(np.concatenate(psnrs))),
                "eval/code_usage": len(codes_seen) / cfg.codebook_size}
