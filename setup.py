@@ -30,7 +30,8 @@ EXTRAS = {
     # torch 2.13.0 is the CPU wheel available on the project's machines.
     "convert": ["torch==2.13.0", "transformers>=5.0,<6"],
     "test": ["pytest>=8,<10", "pytest-xdist>=3.6,<4", "scikit-video==1.1.11"],
-    "tpu": ["libtpu"],
+    # Mock-TPU ahead-of-time compilation (compile_check); 0.0.52 pairs with jax 0.10.2.
+    "tpu": ["libtpu==0.0.52"],
 }
 EXTRAS["all"] = sorted({r for k, v in EXTRAS.items() if k != "tpu" for r in v})
 

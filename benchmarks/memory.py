@@ -27,25 +27,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import jax  # noqa: E402
 
 from lumos_jax import config_lib  # noqa: E402
-from lumos_jax.compile_check import GIB, compile_step  # noqa: E402
+from lumos_jax.compile_check import GIB, compile_step, default_fsdp_mesh  # noqa: E402
 
 DEVICE_GIB = 80.0
 
 
-def mesh_for(config, n):
-    """Full-shard FSDP when a parameter dimension divides n, else hybrid (data x fsdp)."""
-    e = config.model.embed_dim
-    fsdp = n
-    while e % fsdp:  # e.g. 1b: embed 2048 on 48 devices -> fsdp 16 x data 3
-        fsdp -= 1
-        while n % fsdp:
-            fsdp -= 1
-    return dict(data=n // fsdp, fsdp=fsdp, tensor=1)
-
-
 def measure(preset, efficient):
     c = config_lib.experiment(ARGS.task, f"{preset}-{ARGS.resolution}")
-    c.mesh.update(**mesh_for(c, ARGS.devices))
+    c.mesh.update(**default_fsdp_mesh(c, ARGS.devices))
     if not efficient:
         c.model.attention = "dense"
         c.loss.chunk = None

@@ -3,6 +3,7 @@
 
   python -m lumos_jax.compile_check --config=configs/t2v.py:3.6b-384p --topology=v5p:4x4x3
   python -m lumos_jax.compile_check --config=configs/t2v.py:3.6b-384p --topology=cpu:48
+  python -m lumos_jax.compile_check --config=configs/t2v.py:1b --topology=v5p:4x4x3 --sweep
 
 The step compiled is `Trainer.train_step`, the function train.py runs. Inputs are
 abstract (ShapeDtypeStruct with shardings), so nothing is allocated or executed. TPU
@@ -66,6 +67,17 @@ def topology_devices(topology: str):
     return topo.devices
 
 
+def default_fsdp_mesh(config, n: int) -> dict:
+    """Full-shard FSDP over n devices when the embedding width divides n; otherwise the
+    largest dividing fsdp group with data parallelism across groups (hybrid sharding),
+    e.g. 1b (embed 2048) on 48 devices -> data 3 x fsdp 16."""
+    e = config.model.embed_dim
+    fsdp = n
+    while fsdp > 1 and (e % fsdp or n % fsdp):
+        fsdp -= 1
+    return dict(data=n // fsdp, fsdp=fsdp, tensor=1)
+
+
 def compile_step(config, devices, batch_size: int, seq_len: int) -> CompileReport:
     import jax
 
@@ -111,6 +123,39 @@ def _print_report(config, topology, report: CompileReport, batch, seq, mfu):
     print(f"  at MFU {mfu:.0%}: {step_s:.2f} s/step, {tokens / step_s:,.0f} tokens/s")
 
 
+def sweep(config, topology, devices, batch_per_device, seq, tensors=(1, 2, 4),
+          remats=("full", "save_qkv", "dots_no_batch", "none"), micros=(1, 2)):
+    """Compile every (tensor, remat, micro-batches) combination; print which fit."""
+    import copy
+    kind = topology.split(":")[0]
+    n = len(devices)
+    print(f"| mesh d x f x t | remat | micro-batches | peak GiB/chip | fits {HBM_GIB[kind]:.0f} GiB |")
+    print("|---|---|---|---|---|")
+    rows = []
+    for t in tensors:
+        if n % t:
+            continue
+        for remat in remats:
+            for micro in micros:
+                c = copy.deepcopy(config)
+                mesh = default_fsdp_mesh(c, n // t)
+                c.mesh.update(data=mesh["data"], fsdp=mesh["fsdp"], tensor=t)
+                c.model.remat = remat
+                c.train.micro_batches = micro
+                batch = batch_per_device * micro * n // t
+                try:
+                    r = compile_step(c, devices, batch, seq)
+                    peak = r.peak_bytes / GIB
+                    fits = "yes" if peak < HBM_GIB[kind] else "no"
+                except Exception as e:  # noqa: BLE001  (a failed compile is a table row)
+                    peak, fits = float("nan"), f"compile failed: {str(e).splitlines()[0][:60]}"
+                rows.append((dict(c.mesh), remat, micro, peak, fits))
+                m = c.mesh
+                print(f"| {m.data}x{m.fsdp}x{m.tensor} | {remat} | {micro} | {peak:.2f} | "
+                      f"{fits} |", flush=True)
+    return rows
+
+
 def main(argv):
     del argv
     from absl import flags
@@ -118,8 +163,14 @@ def main(argv):
     config = FLAGS.config
     topology = FLAGS.topology
     devices = topology_devices(topology)
+    if config.mesh.fsdp == -1:  # resolve "all devices" to a mesh the parameters divide
+        config.mesh.update(**default_fsdp_mesh(config, len(devices) // config.mesh.tensor),
+                           tensor=config.mesh.tensor)
     seq = FLAGS.seq_len or config.data.streams.video.seq_len
     batch = FLAGS.batch_per_device * len(devices)
+    if FLAGS.sweep:
+        sweep(config, topology, devices, FLAGS.batch_per_device, seq)
+        return
     report = compile_step(config, devices, batch, seq)
     _print_report(config, topology, report, batch, seq, FLAGS.mfu)
 
@@ -132,6 +183,8 @@ def _define_flags():
     flags.DEFINE_integer("batch_per_device", 1, "Sequences per device.")
     flags.DEFINE_integer("seq_len", 0, "Tokens per sequence (0: the video stream's).")
     flags.DEFINE_float("mfu", 0.4, "MFU assumed for the step time estimate.")
+    flags.DEFINE_bool("sweep", False, "Table over tensor-parallel size, remat policy and "
+                      "micro-batches (each compiled; minutes per row at full size).")
 
 
 def _cpu_devices_from_argv(argv) -> None:

@@ -43,10 +43,10 @@ def run(config, workdir: str, *, crash_after: int | None = None) -> int:
     (what a killed process leaves behind; used by the resume tests).
     """
     workdir = os.path.abspath(os.path.expanduser(workdir))
-    train_lib.validate_config(config)
 
     # ------------------------------------------------------------------ distributed
-    distributed.initialize(config.distributed)
+    distributed.initialize(config.distributed)  # first: before anything touches a backend
+    train_lib.validate_config(config)
     is_chief = jax.process_index() == 0
     os.makedirs(workdir, exist_ok=True)
 
