@@ -75,11 +75,39 @@ def measure(config, seconds: float, min_batches: int = 5) -> dict:
                 seq=seq, batch=rows)
 
 
+def measure_train_step(spec: str, seq_len: int, steps: int = 5) -> float:
+    """Samples/s the tiny t2v train step consumes on this machine (same batch shape)."""
+    import jax  # pylint: disable=import-outside-toplevel
+
+    from lumos_jax import config_lib, parallel  # pylint: disable=import-outside-toplevel
+    from lumos_jax.train_step import Trainer  # pylint: disable=import-outside-toplevel
+    c = config_lib.experiment("t2v", "tiny")
+    c.data.streams.video.sources, c.data.streams.video.seq_len = spec, seq_len
+    c.mesh.update(data=-1, fsdp=1, tensor=1)
+    mesh = parallel.make_mesh(dict(c.mesh))
+    trainer = Trainer(c, mesh)
+    it = pipeline.make_iterator(c.data, process_index=0, process_count=1)
+    batch = trainer.device_batch(next(it))
+    it.close()
+    with jax.set_mesh(mesh):
+        state = trainer.init_state(0)
+        step = trainer.jit_train_step()
+        state, m = step(state, batch)
+        jax.block_until_ready(m)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            state, m = step(state, batch)
+        jax.block_until_ready(m)
+    return steps * batch["tokens"].shape[0] / (time.perf_counter() - t0)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="timed seconds per run")
     parser.add_argument("--workers", default="0,2", help="comma-separated worker counts")
     parser.add_argument("--only", choices=sorted(CASES), help="run one case")
+    parser.add_argument("--no_train_step", action="store_true",
+                        help="skip timing the tiny train step (the consumption ratio)")
     args = parser.parse_args(argv)
     workers = [int(w) for w in args.workers.split(",")]
     cases = [args.only] if args.only else list(CASES)
@@ -96,6 +124,13 @@ def main(argv=None) -> None:
                       f"{r['real_tokens_per_s']:>11.0f}", flush=True)
                 summary[f"{case}_w{w}_samples_per_s"] = round(r["samples_per_s"], 2)
                 summary[f"{case}_w{w}_tokens_per_s"] = round(r["tokens_per_s"])
+            if case == "builtin" and not args.no_train_step:
+                train = measure_train_step(spec, seq_len)
+                ratio = summary[f"builtin_w{workers[0]}_samples_per_s"] / train
+                print(f"tiny t2v train step consumes {train:.1f} samples/s on this machine: "
+                      f"the pipeline ({workers[0]} workers) delivers {ratio:.1f}x that")
+                summary["train_step_samples_per_s"] = round(train, 2)
+                summary["pipeline_over_train_step"] = round(ratio, 1)
     summary["cpu_count"] = os.cpu_count()
     print(json.dumps(summary))
     sys.stdout.flush()
