@@ -1,0 +1,124 @@
+# Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
+"""The visual tokenizer side of `prepare`: load a trained checkpoint, encode uint8
+frames in fixed-shape jitted batches.
+
+Checkpoints are those of `lumos_jax.tokenizer.train`: an Orbax CheckpointManager dir
+`WORKDIR/checkpoints/STEP/{params,opt_state}`, where params is a flat dict
+{'encoder.conv_in.0.conv3d.kernel': array}. Only `params` is read. The architecture is
+not stored there, so it is named by a preset (`tiny`, `dv4x8x8`) or a config .json.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from lumos_jax.tokenizer import config as tokenizer_config
+from lumos_jax.tokenizer import model as model_lib
+
+
+def tokenizer_config_from(spec: str) -> tokenizer_config.TokenizerConfig:
+    """A preset name or a .json file of TokenizerConfig fields."""
+    if spec.endswith(".json"):
+        with open(os.path.expanduser(spec)) as f:
+            return tokenizer_config.TokenizerConfig.from_dict(json.load(f))
+    return tokenizer_config.get(spec)
+
+
+def resolve_step_dir(ckpt: str) -> tuple[str, int | None]:
+    """A workdir, its checkpoints/ dir, or one step dir -> (step dir, step)."""
+    path = os.path.abspath(os.path.expanduser(ckpt))
+    if os.path.isdir(os.path.join(path, "params")):
+        base = os.path.basename(path)
+        return path, int(base) if base.isdigit() else None
+    if os.path.isdir(os.path.join(path, "checkpoints")):
+        path = os.path.join(path, "checkpoints")
+    steps = sorted(int(n) for n in os.listdir(path) if n.isdigit()) if os.path.isdir(path) \
+        else []
+    complete = [s for s in steps if os.path.isdir(os.path.join(path, str(s), "params"))]
+    if not complete:
+        raise FileNotFoundError(f"--tokenizer_ckpt={ckpt}: no tokenizer checkpoint there "
+                                f"(expected WORKDIR/checkpoints/STEP/params from "
+                                f"lumos_jax.tokenizer.train)")
+    return os.path.join(path, str(complete[-1])), complete[-1]
+
+
+def _flat_names(state: nnx.State) -> list[tuple[tuple, str]]:
+    # Same naming as lumos_jax.tokenizer.train.flatten_params ('.'-joined paths).
+    return [(p, ".".join(map(str, p))) for p, _ in nnx.to_flat_state(state)]
+
+
+def params_fingerprint(flat: dict) -> str:
+    """sha256 over the sorted parameter names and bytes: identifies the weights."""
+    h = hashlib.sha256()
+    for name in sorted(flat):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(flat[name]).tobytes())
+    return h.hexdigest()
+
+
+def load_visual_tokenizer(ckpt: str, config: str = "tiny"):
+    """-> (CausalVideoTokenizer with the checkpoint's params, info dict for manifests)."""
+    import orbax.checkpoint as ocp  # pylint: disable=import-outside-toplevel
+
+    cfg = tokenizer_config_from(config)
+    step_dir, step = resolve_step_dir(ckpt)
+    graphdef, abstract = model_lib.abstract_model(cfg)
+    names = _flat_names(abstract)
+    flat_abstract = dict(nnx.to_flat_state(abstract))
+    # numpy targets: Orbax restores onto the host, no device placement needed.
+    target = {n: np.zeros(flat_abstract[p].shape, flat_abstract[p].dtype) for p, n in names}
+    try:
+        flat = ocp.StandardCheckpointer().restore(os.path.join(step_dir, "params"), target)
+    except Exception as e:  # wrong architecture: missing keys or shape mismatch
+        raise ValueError(f"{step_dir}: cannot restore as a '{config}' visual tokenizer "
+                         f"({type(e).__name__}: {e})") from e
+    state = nnx.from_flat_state([(p, flat_abstract[p].replace(value=jnp.asarray(flat[n])))
+                                 for p, n in names])
+    fingerprint = params_fingerprint(flat)
+    info = dict(id=f"{config}:{fingerprint[:16]}", config=config, checkpoint=step_dir,
+                step=step, params_sha256=fingerprint, codebook_size=cfg.codebook_size,
+                temporal_compression=cfg.temporal_compression,
+                spatial_compression=cfg.spatial_compression)
+    return nnx.merge(graphdef, state), info
+
+
+@functools.lru_cache(maxsize=8)
+def _jitted_encode(graphdef: nnx.GraphDef, fast_compile: bool):
+    """One jitted encode per architecture: later runs in a process reuse its compiles."""
+    opts = ({"xla_backend_optimization_level": 0,
+             "xla_llvm_disable_expensive_passes": True} if fast_compile else None)
+
+    def encode(state, frames):
+        video = frames.astype(jnp.float32) / 127.5 - 1.0  # the tokenizer's [-1, 1]
+        return nnx.merge(graphdef, state).encode(video)
+
+    return jax.jit(encode, compiler_options=opts)
+
+
+class VisualEncoder:
+    """uint8 frames [n, F, H, W, 3] -> codes int32 [n, T', H/8, W/8] in batches of exactly
+    `batch_size` (the last one padded by repetition), so each (F, H, W) compiles once."""
+
+    def __init__(self, model, batch_size: int, *, fast_compile: bool = False):
+        graphdef, self._state = nnx.split(model)
+        self.batch_size = batch_size
+        self._encode = _jitted_encode(graphdef, fast_compile)
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        frames = np.asarray(frames, np.uint8)
+        n, b = len(frames), self.batch_size
+        out = []
+        for start in range(0, n, b):
+            batch = frames[start:start + b]
+            if len(batch) < b:
+                pad = np.repeat(batch[-1:], b - len(batch), axis=0)
+                batch = np.concatenate([batch, pad])
+            out.append(np.asarray(self._encode(self._state, batch)))
+        return np.concatenate(out)[:n].astype(np.int32)
