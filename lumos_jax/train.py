@@ -24,16 +24,17 @@ from lumos_jax import distributed, metrics_io, parallel, train_lib
 from lumos_jax.data import pipeline
 from lumos_jax.train_step import Trainer
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
-                                          lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints, metrics and logs go here.")
-flags.mark_flags_as_required(["config", "workdir"])
+def _define_flags():
+    """Flags exist only when this module is the program (other CLIs define 'config' too)."""
+    config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
+    flags.DEFINE_string("workdir", None, "Checkpoints, metrics and logs go here.")
+    flags.mark_flags_as_required(["config", "workdir"])
 
 
 def main(argv):
     del argv
     metrics_io.quiet_libraries()
-    run(_CONFIG.value, _WORKDIR.value)
+    run(flags.FLAGS.config, flags.FLAGS.workdir)
 
 
 def run(config, workdir: str, *, crash_after: int | None = None) -> int:
@@ -143,4 +144,5 @@ def _data_state(it, step):
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(main)

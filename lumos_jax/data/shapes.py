@@ -368,3 +368,14 @@ def generate_example(seed, split, index, height=64, width=64, num_frames=17, fps
         "metadata": json.dumps(meta, sort_keys=True),
         "id": meta["id"],
     }
+
+
+def tokenizer_clips(num_clips, num_frames, height, width, seed=0):
+    """uint8 [N, F, H, W, 3] training clips for the visual tokenizer (its clip-source API:
+    `--config.data.source=lumos_jax.data.shapes:tokenizer_clips`); a mix of videos and
+    images of the train split, so both still and moving scenes are reconstructed."""
+    clips = np.empty((num_clips, num_frames, height, width, 3), np.uint8)
+    for i in range(num_clips):
+        meta = sample_meta(seed, "train", i, height=height, width=width, num_frames=num_frames)
+        clips[i] = render_clip(meta)
+    return clips

@@ -167,11 +167,12 @@ def save_hf(directory: str, pure: dict, cfg: ModelConfig, base_config: dict | No
         json.dump(hf_config_from(cfg, base_config, dtype), f, indent=1)
 
 
-_HF_DIR = flags.DEFINE_string("hf_dir", None, "Hugging Face Chameleon checkpoint to import.")
-_OUT = flags.DEFINE_string("out", None, "Where to write the imported params (Orbax).")
-_PARAMS = flags.DEFINE_string("params", None, "Orbax params to export.")
-_PRESET = flags.DEFINE_string("preset", None, "Model preset of --params.")
-_TO_HF = flags.DEFINE_string("to_hf", None, "Directory for the exported HF checkpoint.")
+def _define_flags():
+    flags.DEFINE_string("hf_dir", None, "Hugging Face Chameleon checkpoint to import.")
+    flags.DEFINE_string("out", None, "Where to write the imported params (Orbax).")
+    flags.DEFINE_string("params", None, "Orbax params to export.")
+    flags.DEFINE_string("preset", None, "Model preset of --params.")
+    flags.DEFINE_string("to_hf", None, "Directory for the exported HF checkpoint.")
 
 
 def main(argv):
@@ -179,18 +180,19 @@ def main(argv):
     import orbax.checkpoint as ocp  # local: the library functions above need no orbax
 
     from lumos_jax.model.config import preset
-    if _HF_DIR.value:
-        cfg, pure, _ = load_hf(_HF_DIR.value)
-        ocp.StandardCheckpointer().save(os.path.abspath(_OUT.value), pure)
-        print(f"wrote {_OUT.value}: {cfg}")
-    elif _PARAMS.value:
-        cfg = ModelConfig.from_dict(preset(_PRESET.value))
-        pure = ocp.StandardCheckpointer().restore(os.path.abspath(_PARAMS.value))
-        save_hf(_TO_HF.value, pure, cfg)
-        print(f"wrote {_TO_HF.value}")
+    if flags.FLAGS.hf_dir:
+        cfg, pure, _ = load_hf(flags.FLAGS.hf_dir)
+        ocp.StandardCheckpointer().save(os.path.abspath(flags.FLAGS.out), pure)
+        print(f"wrote {flags.FLAGS.out}: {cfg}")
+    elif flags.FLAGS.params:
+        cfg = ModelConfig.from_dict(preset(flags.FLAGS.preset))
+        pure = ocp.StandardCheckpointer().restore(os.path.abspath(flags.FLAGS.params))
+        save_hf(flags.FLAGS.to_hf, pure, cfg)
+        print(f"wrote {flags.FLAGS.to_hf}")
     else:
         raise app.UsageError("give --hf_dir and --out, or --params, --preset and --to_hf")
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(main)

@@ -15,8 +15,9 @@ from flax import nnx
 from lumos_jax.model.config import PRESETS, ModelConfig, preset
 from lumos_jax.model.decoder import Decoder
 
-_PRESET = flags.DEFINE_list("preset", list(PRESETS), "Presets to summarise.")
-_DETAIL = flags.DEFINE_bool("detail", False, "Also print parameters per top-level group.")
+def _define_flags():
+    flags.DEFINE_list("preset", list(PRESETS), "Presets to summarise.")
+    flags.DEFINE_bool("detail", False, "Also print parameters per top-level group.")
 
 
 def abstract_model(cfg: ModelConfig) -> Decoder:
@@ -40,15 +41,16 @@ def describe(cfg: ModelConfig) -> str:
 def main(argv):
     del argv
     print(f"{'preset':<8} {'params':>14} {'non-embed':>14}  shape")
-    for name in _PRESET.value:
+    for name in flags.FLAGS.preset:
         cfg = ModelConfig.from_dict(preset(name))
         total, groups = count_params(cfg)
         non_embed = total - groups.get("embed", 0) - groups.get("lm_head", 0)
         print(f"{name:<8} {total:>14,} {non_embed:>14,}  {describe(cfg)}")
-        if _DETAIL.value:
+        if flags.FLAGS.detail:
             for g, n in sorted(groups.items()):
                 print(f"{'':<8} {g:>14} {n:>14,}")
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(main)

@@ -29,9 +29,10 @@ from lumos_jax.tokenizer import clips as clips_lib
 from lumos_jax.tokenizer.config import TokenizerConfig
 from lumos_jax.tokenizer import model as model_lib
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Training config file.",
-                                          lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.")
+def _define_flags():
+  """Flags exist only when this module is the program (lumos_jax.train defines 'config')."""
+  config_flags.DEFINE_config_file("config", None, "Training config file.", lock_config=True)
+  flags.DEFINE_string("workdir", None, "Output directory.")
 
 
 # ------------------------------------------------------------------ small utilities
@@ -240,11 +241,12 @@ def _log(writer: MetricWriter, step: int, metrics: dict, **extra) -> dict:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
-  if _WORKDIR.value is None:
+  if flags.FLAGS.workdir is None:
     raise app.UsageError("--workdir is required")
-  logging.info("config:\n%s", _CONFIG.value)
-  train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  logging.info("config:\n%s", flags.FLAGS.config)
+  train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
 
 
 if __name__ == "__main__":
+  _define_flags()
   app.run(main)
