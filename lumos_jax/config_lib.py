@@ -12,6 +12,7 @@ import ml_collections
 from lumos_jax import layout
 from lumos_jax.data import pipeline
 from lumos_jax.model import config as model_config
+from lumos_jax.sampling import config as sampling_config
 
 TASKS = ("t2i", "t2v", "i2v")
 # Bucket lengths: 7 latent frames (25 px frames) + prompt for videos, 1 frame for images
@@ -73,6 +74,7 @@ def experiment(task: str, arg: str) -> ml_collections.ConfigDict:
     c.data = pipeline.default_data_config()
     c.data.vocab = ml_collections.ConfigDict(c.vocab.to_dict())
     c.data.rope_1d = c.model.rope_variant == "1d"
+    c.sampling = sampling_config.default_config(task, res or "64px")
     if name == "tiny":
         _tiny(c)
     else:

@@ -1,0 +1,197 @@
+# Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
+"""Generate images and videos from a trained checkpoint (thin CLI over lumos_jax.sampling).
+
+  python -m lumos_jax.sample --config=configs/t2v.py:tiny --workdir=/tmp/t2v \
+      --tokenizer_ckpt=/tmp/tok --prompt="a red circle moves left" \
+      [--text_tokenizer=tokenizer.json] [--image=first.png] [--frames=17] --out=/tmp/samples
+
+Writes OUT/sample_XX.mp4 and .gif (videos) or .png (--frames=1: images), decoded by the
+visual tokenizer, OUT/codes.npy (the generated codes) and OUT/settings.json (prompts,
+ids, seed, sampling settings, paths, timings). --image makes it image-to-video: the
+image (centre-cropped to the configured resolution) is encoded as latent frame 0 and
+kept. Every sampling knob is also a config field: --config.sampling.steps=50,
+--config.sampling.mode=ardf_nocache, --config.sampling.anneal=release, ...
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags, logging
+from flax import nnx
+from ml_collections import config_flags
+
+from lumos_jax import layout, parallel, sampling, video_io
+from lumos_jax.sampling import loaders
+from lumos_jax.sampling.sampler import FAST_COMPILE
+from lumos_jax.train_step import Trainer
+
+def _define_flags():
+    """Flags exist only when this module is the program (other CLIs define --config)."""
+    config_flags.DEFINE_config_file("config", None, "Experiment config file.",
+        lock_config=True)
+    flags.DEFINE_string("workdir", "", "Training workdir: its latest checkpoint is used.")
+    flags.DEFINE_string("checkpoint", "", "Explicit params: a step dir, converted "
+        "params dir or Hugging Face Chameleon dir (beats --workdir).")
+    flags.DEFINE_multi_string("prompt", [], "Caption(s); one sample each.")
+    flags.DEFINE_multi_string("prompt_ids", [], "Comma-separated prompt ids already "
+        "in the unified vocabulary (templated, no bos/sep).")
+    flags.DEFINE_string("image", "", "First frame (image-to-video).")
+    flags.DEFINE_integer("frames", None, "Pixel frames (1 + 4k); 1 = an image.")
+    flags.DEFINE_string("out", None, "Output directory.")
+    flags.DEFINE_integer("seed", None, "Sampling seed (default config.sampling.seed).")
+    flags.DEFINE_string("tokenizer_ckpt", None, "Visual tokenizer checkpoint.")
+    flags.DEFINE_string("text_tokenizer", None, "Text tokenizer: tokenizer.json, "
+        "sentencepiece .model or a directory holding one.")
+
+
+@dataclasses.dataclass
+class Request:
+    """One CLI invocation (flags merged), so tests can call `run` without absl."""
+
+    out: str
+    prompts: list[str] = dataclasses.field(default_factory=list)
+    prompt_ids: list[str] = dataclasses.field(default_factory=list)
+    workdir: str = ""
+    checkpoint: str = ""
+    image: str = ""
+    frames: int | None = None
+    seed: int | None = None
+    tokenizer_ckpt: str | None = None
+    text_tokenizer: str | None = None
+
+
+def apply_overrides(config, req: Request) -> None:
+    s = config.sampling
+    for name in ("frames", "seed", "tokenizer_ckpt", "text_tokenizer"):
+        if getattr(req, name) is not None:
+            setattr(s, name, getattr(req, name))
+
+
+def validate(config, req: Request, vocab: layout.Vocab) -> sampling.Settings:
+    """Cheap checks first: a bad flag fails before any model is loaded."""
+    settings = sampling.Settings.from_config(config.sampling, max_size_value=vocab.max_size_value)
+    if tuple(config.sampling.position_strides) != tuple(config.data.position_strides):
+        raise ValueError(f"config sampling.position_strides {config.sampling.position_strides} "
+                         f"!= data.position_strides {config.data.position_strides}")
+    if bool(req.prompts) == bool(req.prompt_ids):
+        raise ValueError("give the captions with --prompt or the ids with --prompt_ids "
+                         "(exactly one of the two)")
+    if req.image:
+        if settings.latent_frames == 1:
+            raise ValueError("--image (image-to-video) needs --frames > 1")
+        video_io.load_image(req.image, settings.height, settings.width)  # path/format errors
+    if not (req.workdir or req.checkpoint):
+        raise ValueError("pass --workdir=DIR (training workdir) or --checkpoint=PATH")
+    return settings
+
+
+def prompt_ids(config, req: Request, settings, vocab) -> tuple[list[np.ndarray], list[str]]:
+    if req.prompt_ids:
+        ids = [np.asarray([int(t) for t in p.split(",") if t.strip()], np.int32)
+               for p in req.prompt_ids]
+        return ids, [""] * len(ids)
+    tok = loaders.load_text_tokenizer(config.sampling.text_tokenizer, vocab)
+    return [tok.encode_prompt(p, width=settings.width, height=settings.height,
+                              frames=settings.frames, fps=settings.fps)
+            for p in req.prompts], req.prompts
+
+
+@functools.lru_cache(maxsize=8)
+def _tokenizer_fn(graphdef, method: str, fast_compile: bool):
+    """One jitted encode/decode per tokenizer architecture (reused across calls)."""
+    def fn(state, x):
+        return getattr(nnx.merge(graphdef, state), method)(x)
+    return jax.jit(fn, compiler_options=FAST_COMPILE if fast_compile else None)
+
+
+def run_tokenizer(tokenizer, method: str, x, fast_compile: bool = False) -> np.ndarray:
+    """tokenizer.encode(video [B, F, H, W, 3]) or .decode(codes [B, T', h, w]), jitted."""
+    graphdef, state = nnx.split(tokenizer)
+    return np.asarray(_tokenizer_fn(graphdef, method, fast_compile)(state, jnp.asarray(x)))
+
+
+def write_outputs(out: str, video: np.ndarray, fps: int) -> list[str]:
+    """video float [B, F, H, W, 3] in [-1, 1] -> png per sample (F = 1) or mp4 + gif."""
+    os.makedirs(out, exist_ok=True)
+    paths = []
+    for i, v in enumerate(video_io.to_uint8(video)):
+        stem = os.path.join(out, f"sample_{i:02d}")
+        if v.shape[0] == 1:
+            paths.append(video_io.write_png(stem + ".png", v[0]))
+        else:
+            paths += [video_io.write_mp4(stem + ".mp4", v, fps),
+                      video_io.write_gif(stem + ".gif", v, fps)]
+    return paths
+
+
+def run(config, req: Request) -> dict:
+    """The whole CLI: returns the settings JSON it writes (with the output paths)."""
+    apply_overrides(config, req)
+    vocab = layout.vocab_from_config(config.vocab)
+    settings = validate(config, req, vocab)
+    ids, captions = prompt_ids(config, req, settings, vocab)
+    tokenizer = loaders.load_visual_tokenizer(config.sampling.tokenizer_ckpt,
+                                              config.sampling.tokenizer_preset, vocab)
+    if tokenizer.cfg.temporal_compression != config.sampling.temporal_compression:
+        raise ValueError("sampling.temporal_compression differs from the visual tokenizer's")
+
+    mesh = parallel.make_mesh(dict(config.mesh))
+    trainer = Trainer(config, mesh)
+    params, ckpt_path = loaders.load_decoder_params(trainer, workdir=req.workdir,
+                                                    checkpoint=req.checkpoint)
+    first = None
+    if req.image:
+        image = video_io.load_image(req.image, settings.height, settings.width)
+        codes = run_tokenizer(tokenizer, "encode", image[None, None], settings.fast_compile)
+        first = np.repeat(codes[:, 0], len(ids), axis=0)  # [B, h, w]
+
+    seed = int(config.sampling.seed)
+    sampler = sampling.build_sampler(trainer.model_cfg, settings, ids, vocab=vocab, mesh=mesh)
+    passes, t0 = sampler.stats["forward_passes"], time.perf_counter()
+    codes = sampling.generate(trainer.model_cfg, params, ids, settings, seed, vocab=vocab,
+                              mesh=mesh, first_frames=first)
+    seconds = time.perf_counter() - t0
+    video = run_tokenizer(tokenizer, "decode", codes, settings.fast_compile)
+    files = write_outputs(req.out, video, settings.fps)
+    np.save(os.path.join(req.out, "codes.npy"), codes)  # [B, T', H/8, W/8] for evaluation
+    record = dict(prompts=captions, prompt_ids=[i.tolist() for i in ids], seed=seed,
+                  image=req.image, checkpoint=ckpt_path,
+                  tokenizer_ckpt=config.sampling.tokenizer_ckpt,
+                  settings=dataclasses.asdict(settings), sampling=config.sampling.to_dict(),
+                  codes_shape=list(codes.shape), video_shape=list(video.shape),
+                  sampling_seconds=seconds,  # includes compilation on a first call
+                  forward_passes=sampler.stats["forward_passes"] - passes,
+                  files=files)
+    with open(os.path.join(req.out, "settings.json"), "w") as f:
+        json.dump(record, f, indent=1, default=str)
+    logging.info("wrote %s", ", ".join(files))
+    return record
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments {argv[1:]}")
+    if not flags.FLAGS.out:
+        raise app.UsageError("--out is required")
+    req = Request(out=flags.FLAGS.out, prompts=flags.FLAGS.prompt, prompt_ids=flags.FLAGS.prompt_ids,
+                  workdir=flags.FLAGS.workdir, checkpoint=flags.FLAGS.checkpoint, image=flags.FLAGS.image,
+                  frames=flags.FLAGS.frames, seed=flags.FLAGS.seed, tokenizer_ckpt=flags.FLAGS.tokenizer_ckpt,
+                  text_tokenizer=flags.FLAGS.text_tokenizer)
+    try:
+        record = run(flags.FLAGS.config, req)
+    except (ValueError, FileNotFoundError) as e:  # bad flags, files or checkpoints
+        raise SystemExit(f"lumos_jax.sample: {e}") from e
+    print(json.dumps({"files": record["files"], "seconds": round(record["sampling_seconds"], 2)}))
+
+
+if __name__ == "__main__":
+    _define_flags()
+    flags.mark_flags_as_required(["config"])
+    app.run(main)

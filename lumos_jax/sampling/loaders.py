@@ -1,0 +1,130 @@
+# Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
+"""What the sample CLI loads: decoder params, the visual tokenizer, the text tokenizer.
+
+Each loader checks what it reads against the config before restoring, so a checkpoint
+of another model size, or a tokenizer with another codebook, fails with the config key
+and the mismatching shapes named instead of an Orbax traceback.
+"""
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from flax import nnx
+
+from lumos_jax import layout
+from lumos_jax.checkpoint import restore_params
+from lumos_jax.tokenizer import model as tok_model
+from lumos_jax.tokenizer.config import TokenizerConfig
+
+
+# ----------------------------------------------------------------------- decoder params
+def latest_step_dir(workdir: str) -> str:
+    """A training workdir -> its latest complete checkpoint step directory."""
+    root = os.path.join(os.path.abspath(os.path.expanduser(workdir)), "checkpoints")
+    steps = [int(d) for d in (os.listdir(root) if os.path.isdir(root) else []) if d.isdigit()
+             and os.path.isdir(os.path.join(root, d, "state"))]
+    if not steps:
+        raise FileNotFoundError(f"--workdir={workdir!r}: no complete checkpoint under {root} "
+                                f"(train one with python -m lumos_jax.train, or pass "
+                                f"--checkpoint=PATH)")
+    return os.path.join(root, str(max(steps)))
+
+
+def check_params_match(path: str, abstract_params) -> None:
+    """Compares the param shapes stored at `path` with the config's; raises on mismatch."""
+    state = os.path.join(path, "state")
+    item = ocp.StandardCheckpointer().metadata(
+        state if os.path.isdir(state) else path).item_metadata
+    stored = item["params"] if os.path.isdir(state) else item
+    got = {jax.tree_util.keystr(k): tuple(v.shape)
+           for k, v in jax.tree_util.tree_leaves_with_path(stored)}
+    want = {jax.tree_util.keystr(k): tuple(v.shape)
+            for k, v in jax.tree_util.tree_leaves_with_path(abstract_params)}
+    bad = [f"{k}: checkpoint {got.get(k, 'missing')}, config {want[k]}"
+           for k in sorted(want) if got.get(k) != want[k]]
+    bad += [f"{k}: in the checkpoint, not in the config" for k in sorted(set(got) - set(want))]
+    if bad:
+        raise ValueError(f"checkpoint {path} does not match the config's model (config.model.* "
+                         f"/ config.vocab.*): {len(bad)} parameter(s) differ, e.g. "
+                         + "; ".join(bad[:4]))
+
+
+def load_decoder_params(trainer, *, workdir: str = "", checkpoint: str = ""):
+    """Params restored onto the trainer's mesh from --checkpoint or --workdir's latest
+    step. Returns (params, path)."""
+    from lumos_jax import train_lib  # HF Chameleon dirs go through the training loader
+    path = os.path.abspath(os.path.expanduser(checkpoint)) if checkpoint else (
+        latest_step_dir(workdir))
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"--checkpoint={checkpoint!r}: no such directory")
+    if os.path.exists(os.path.join(path, "config.json")):
+        return train_lib.load_init_params(path, trainer), path
+    abstract = trainer.abstract_state()["params"]
+    check_params_match(path, abstract)
+    return restore_params(path, abstract), path
+
+
+# --------------------------------------------------------------------- visual tokenizer
+def _flat_template(state: nnx.State) -> dict:
+    return {".".join(map(str, p)): v.get_value() for p, v in nnx.to_flat_state(state)}
+
+
+def _restore_tokenizer_flat(path: str, template: dict) -> dict:
+    """Tokenizer trainer checkpoints: a workdir, its checkpoints/ dir or one step dir."""
+    for root in (os.path.join(path, "checkpoints"), path):
+        steps = [d for d in (os.listdir(root) if os.path.isdir(root) else []) if d.isdigit()]
+        if steps:
+            path = os.path.join(root, max(steps, key=int))
+            break
+    item = os.path.join(path, "params")
+    if not os.path.isdir(item):
+        raise FileNotFoundError(f"--tokenizer_ckpt={path!r}: no tokenizer checkpoint (expected "
+                                f"a lumos_jax.tokenizer.train workdir, a step dir or a "
+                                f".safetensors file)")
+    stored = ocp.StandardCheckpointer().metadata(item).item_metadata
+    bad = [k for k, v in template.items() if k not in stored or
+           tuple(stored[k].shape) != tuple(v.shape)]
+    if bad:
+        raise ValueError(f"tokenizer checkpoint {path} does not match "
+                         f"sampling.tokenizer_preset: {len(bad)} tensors differ, e.g. {bad[:3]}")
+    return ocp.StandardCheckpointer().restore(item, template)
+
+
+def load_visual_tokenizer(path: str, preset_or_cfg, vocab: layout.Vocab):
+    """-> CausalVideoTokenizer with restored weights (decode: codes -> [-1, 1] video)."""
+    from lumos_jax.tokenizer import config as tok_config, convert_cosmos
+    cfg = (preset_or_cfg if isinstance(preset_or_cfg, TokenizerConfig)
+           else tok_config.get(preset_or_cfg))
+    if cfg.codebook_size != vocab.visual_size:
+        raise ValueError(f"sampling.tokenizer_preset has {cfg.codebook_size} codes but the "
+                         f"vocabulary has {vocab.visual_size} visual ids (config.vocab)")
+    if not path:
+        raise ValueError("no visual tokenizer: pass --tokenizer_ckpt=DIR (or set "
+                         "config.sampling.tokenizer_ckpt)")
+    path = os.path.abspath(os.path.expanduser(path))
+    graphdef, abstract = tok_model.abstract_model(cfg)
+    if path.endswith(".safetensors"):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"--tokenizer_ckpt={path!r}: no such file")
+        model = nnx.merge(graphdef, jax.tree.map(
+            lambda x: jax.numpy.zeros(x.shape, x.dtype), abstract))
+        return convert_cosmos.load_params_file(model, path)
+    template = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), _flat_template(abstract))
+    flat = _restore_tokenizer_flat(path, template)
+    state = nnx.from_flat_state([(p, v.replace(value=flat[".".join(map(str, p))]))
+                                 for p, v in nnx.to_flat_state(abstract)])
+    return nnx.merge(graphdef, state)
+
+
+# ----------------------------------------------------------------------- text tokenizer
+def load_text_tokenizer(path: str, vocab: layout.Vocab):
+    """The project's text tokenizer (lumos_jax.tokenizer.text): a tokenizer.json, a
+    sentencepiece .model, or a directory with one (e.g. the one `data.prepare` wrote)."""
+    if not path:
+        raise ValueError("--prompt needs a text tokenizer: pass --text_tokenizer=PATH or set "
+                         "config.sampling.text_tokenizer (or give --prompt_ids)")
+    from lumos_jax.tokenizer import text  # pylint: disable=import-outside-toplevel
+    return text.load(path, vocab)

@@ -1,0 +1,93 @@
+# Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
+"""Writing and reading generated samples: mp4 (PyAV, H.264), gif and png (Pillow).
+
+Frames are uint8 [F, H, W, 3]; `to_uint8` converts the tokenizer's [-1, 1] floats.
+A gif merges identical consecutive frames into one longer frame (Pillow does this; the
+playback is the same); the mp4 keeps every frame.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+def to_uint8(video) -> np.ndarray:
+    """Float frames in [-1, 1] (any leading shape, channels last) -> uint8 in [0, 255]."""
+    video = np.asarray(video, np.float32)
+    return np.clip(np.round((video + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def _check_frames(frames: np.ndarray) -> np.ndarray:
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"expected uint8 frames [F, H, W, 3], got {frames.dtype} "
+                         f"{frames.shape}")
+    return frames
+
+
+def write_mp4(path: str, frames, fps: int) -> str:
+    """H.264 (yuv420p, so H and W must be even) at `fps` frames per second."""
+    import av  # pylint: disable=import-outside-toplevel
+    frames = _check_frames(frames)
+    h, w = frames.shape[1:3]
+    if h % 2 or w % 2:
+        raise ValueError(f"mp4 (yuv420p) needs even frame sizes, got {w}x{h}")
+    with av.open(path, mode="w") as container:
+        stream = container.add_stream("libx264", rate=int(fps))
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"crf": "18"}  # near-lossless: samples are small
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():  # flush the encoder's delayed frames
+            container.mux(packet)
+    return path
+
+
+def write_gif(path: str, frames, fps: int) -> str:
+    """Looping gif, 1000 / fps ms per frame."""
+    from PIL import Image  # pylint: disable=import-outside-toplevel
+    frames = _check_frames(frames)
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], loop=0,
+                   duration=max(1, round(1000 / fps)))
+    return path
+
+
+def write_png(path: str, frame) -> str:
+    from PIL import Image  # pylint: disable=import-outside-toplevel
+    frame = np.asarray(frame)
+    _check_frames(frame[None])
+    Image.fromarray(frame).save(path)
+    return path
+
+
+def read_video(path: str) -> np.ndarray:
+    """An mp4, gif or png back as uint8 [F, H, W, 3] (tests, evaluation)."""
+    if path.endswith(".mp4"):
+        import av  # pylint: disable=import-outside-toplevel
+        with av.open(path) as container:
+            return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    from PIL import Image, ImageSequence  # pylint: disable=import-outside-toplevel
+    with Image.open(path) as im:
+        return np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)])
+
+
+def load_image(path: str, height: int, width: int) -> np.ndarray:
+    """An image file -> float32 [height, width, 3] in [-1, 1]: scaled to cover the target,
+    then centre-cropped (the training data's bucket crops are centred too)."""
+    from PIL import Image, UnidentifiedImageError  # pylint: disable=import-outside-toplevel
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--image={path!r}: no such file")
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+    except (UnidentifiedImageError, OSError) as e:
+        raise ValueError(f"--image={path!r} is not a readable image: {e}") from e
+    scale = max(height / im.height, width / im.width)
+    size = (max(width, round(im.width * scale)), max(height, round(im.height * scale)))
+    im = im.resize(size, Image.Resampling.BICUBIC)
+    left, top = (size[0] - width) // 2, (size[1] - height) // 2
+    im = im.crop((left, top, left + width, top + height))
+    return np.asarray(im, np.float32) / 127.5 - 1.0
