@@ -80,9 +80,10 @@ def _call(model, part, cache):
     return model(part["tokens"], part["positions"], part["segments"], cache=cache)
 
 
-def test_kv_cache_incremental_equals_full_forward_and_crop():
+@pytest.mark.parametrize("attention", ["dense", "blockwise"])
+def test_kv_cache_incremental_equals_full_forward_and_crop(attention):
     """Rows with different prompt lengths: prefill, then frame by frame, with a crop."""
-    model = tiny_model()
+    model = tiny_model(attention=attention, block_q=8, block_k=16)
     full = random_batch(batch=2, frames=3, length=64, seed=3)
     seg = np.asarray(full["segments"])
     starts = [[int(np.flatnonzero(seg[b] == f)[0]) for f in range(3)] for b in range(2)]

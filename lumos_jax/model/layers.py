@@ -107,7 +107,7 @@ class Attention(nnx.Module):
             new_kv = (kv_cache.write_rows(k_buf, k.astype(k_buf.dtype), end),
                       kv_cache.write_rows(v_buf, v.astype(v_buf.dtype), end))
             k, v = new_kv[0].astype(dt), new_kv[1].astype(dt)
-        if cfg.attention == "blockwise" and cache is None:
+        if cfg.attention == "blockwise":  # also over a KV cache: O(S x block) at 384p
             o = attn_lib.blockwise_attention(q, k, v, q_idx, q_seg, k_idx, k_seg,
                                              block_q=cfg.block_q, block_k=cfg.block_k)
         else:
