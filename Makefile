@@ -20,3 +20,9 @@ test: $(VENV)/.installed
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The main job on the embedded default: tokenizer -> token records -> train -> sample -> evaluate.
+demo: $(VENV)/.installed
+	$(PY) -m lumos_jax.demo --workdir=runs/demo
+
+.PHONY: demo

@@ -77,14 +77,20 @@ def run(config, workdir: str, *, crash_after: int | None = None) -> int:
 
     # ------------------------------------------------------------ compile + memory
     step_fn = trainer.jit_train_step()
+    compiled_by_shape = {}  # one executable per bucket shape (image and video streams)
+
+    def compiled_for(state, batch):
+        shape = batch["tokens"].shape
+        if shape not in compiled_by_shape:
+            with jax.set_mesh(mesh):
+                compiled_by_shape[shape] = step_fn.lower(state, batch).compile()
+            logging.info("compiled the train step for batch %s", shape)
+            train_lib.log_memory(compiled_by_shape[shape])
+        return compiled_by_shape[shape]
+
     batch = trainer.device_batch(next(train_iter))
-    with jax.set_mesh(mesh):
-        compiled = step_fn.lower(state, batch).compile()
-    train_lib.log_memory(compiled)
     eval_fn = trainer.jit_eval_step() if eval_cfg is not None else None
     peak = train_lib.peak_flops_per_device(config)
-    seq_len = batch["tokens"].shape[1]
-    flops_per_token = train_lib.flops_per_token(trainer, seq_len)
 
     # ------------------------------------------------------------------------ loop
     preempted = {"flag": False}
@@ -98,14 +104,14 @@ def run(config, workdir: str, *, crash_after: int | None = None) -> int:
         while step < config.train.steps:
             if config.train.profile_start == step and is_chief:
                 jax.profiler.start_trace(os.path.join(workdir, "profile"))
-            state, metrics = compiled(state, batch)
+            state, metrics = compiled_for(state, batch)(state, batch)
             step += 1
             if crash_after is not None and step - start >= crash_after:
                 checkpointer.wait()
                 train_iter.close()
                 return step
             if pending is not None:
-                train_lib.record(writer, *pending, config, flops_per_token, peak, mesh)
+                train_lib.record(writer, *pending, config, trainer, peak, mesh)
             now = time.perf_counter()
             pending = (step, metrics, now - t_last, batch["tokens"].shape)
             t_last = now
@@ -120,7 +126,7 @@ def run(config, workdir: str, *, crash_after: int | None = None) -> int:
                 train_lib.evaluate(writer, step, eval_fn, state["params"], trainer, eval_cfg,
                                    config)
             if stop or step == config.train.steps:
-                train_lib.record(writer, *pending, config, flops_per_token, peak, mesh)
+                train_lib.record(writer, *pending, config, trainer, peak, mesh)
                 pending = None
             if stop or step == config.train.steps or step % config.train.checkpoint_every == 0:
                 checkpointer.save(step, state, _data_state(train_iter, step), force=True)
@@ -128,7 +134,7 @@ def run(config, workdir: str, *, crash_after: int | None = None) -> int:
                 logging.warning("preemption: saved step %d, exiting", step)
                 break
     if pending is not None:
-        train_lib.record(writer, *pending, config, flops_per_token, peak, mesh)
+        train_lib.record(writer, *pending, config, trainer, peak, mesh)
     checkpointer.close()
     writer.flush()
     train_iter.close()

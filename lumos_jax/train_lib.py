@@ -139,7 +139,7 @@ def flops_per_token(trainer: Trainer, seq_len: int) -> float:
     return model_flops_per_token(trainer.model_cfg, seq_len)
 
 
-def record(writer, step, metrics, seconds, shape, config, fpt, peak, mesh) -> None:
+def record(writer, step, metrics, seconds, shape, config, trainer, peak, mesh) -> None:
     """Fetch a finished step's metrics, abort on non-finite values, write them."""
     m = jax.device_get(metrics)
     loss, gnorm = float(m["loss"]), float(m["grad_norm"])
@@ -150,7 +150,7 @@ def record(writer, step, metrics, seconds, shape, config, fpt, peak, mesh) -> No
     if step % config.train.log_every and step != config.train.steps:
         return
     tokens = float(np.prod(shape))
-    flops = fpt * tokens / mesh.size
+    flops = flops_per_token(trainer, shape[1]) * tokens / mesh.size
     scalars = {"loss": loss, "grad_norm": gnorm, "lr": float(m["lr"]),
                "z_loss": float(m["z_loss"]), "step_time_s": seconds,
                "tokens_per_s": tokens / seconds, "real_tokens": float(m["tokens"]),

@@ -1,0 +1,25 @@
+"""Evaluation report helpers: the sample grid layout and the training-curve plot."""
+import json
+
+import numpy as np
+
+from lumos_jax import report
+
+
+def test_grid_places_tiles_row_major_with_gaps():
+    imgs = np.stack([np.full((4, 3, 3), i, np.uint8) for i in range(5)])
+    g = report.grid(imgs, cols=2, pad=1)
+    assert g.shape == (3 * 5 + 1, 2 * 4 + 1, 3)
+    assert (g[1:5, 1:4] == 0).all() and (g[1:5, 5:8] == 1).all()
+    assert (g[6:10, 1:4] == 2).all() and (g[11:15, 1:4] == 4).all()
+    assert (g[11:15, 5:8] == 255).all()  # the missing sixth tile stays white
+    assert (g[0] == 255).all() and (g[:, 4] == 255).all()
+
+
+def test_curves_plot_from_metrics_jsonl(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("\n".join(json.dumps({"step": s, "loss": 7 - s / 10}) for s in range(1, 30))
+                    + "\n" + json.dumps({"step": 20, "eval_loss": 5.5}) + "\n")
+    assert report.curves(str(path), str(tmp_path / "c.png"))
+    assert (tmp_path / "c.png").stat().st_size > 1000
+    assert not report.curves(str(tmp_path / "missing.jsonl"), str(tmp_path / "d.png"))
