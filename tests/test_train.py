@@ -97,3 +97,27 @@ def test_typo_in_a_config_key_is_an_error(tmp_path):
                         f"--workdir={tmp_path}", "--config.train.stpes=3"], cwd=root,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "stpes" in r.stderr
+
+
+def test_init_from_an_earlier_stage_checkpoint(data_dir, tmp_path):
+    """Stage-wise recipe: a new run (empty workdir) starts from another run's parameters,
+    not from its optimizer state or step; the workdir's own checkpoint wins afterwards."""
+    import jax
+    import numpy as np
+
+    from lumos_jax import checkpoint, parallel
+    from lumos_jax.train_step import Trainer
+    stage1 = str(tmp_path / "stage1")
+    train.run(small_config(data_dir, steps=3, checkpoint_every=3), stage1)
+    cfg = small_config(data_dir, steps=2, checkpoint_every=2)
+    cfg.init_from = os.path.join(stage1, "checkpoints", "3")
+    trainer = Trainer(cfg, parallel.make_mesh(dict(cfg.mesh)))
+    params = train_lib.load_init_params(cfg.init_from, trainer)
+    saved = checkpoint.Checkpointer(os.path.join(stage1, "checkpoints")).restore(
+        trainer.abstract_state(), 3)[1]["params"]
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(saved)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    stage2 = str(tmp_path / "stage2")
+    assert train.run(cfg, stage2) == 2  # starts at step 0 from stage 1's weights
+    first = losses(stage2)[1]
+    assert first < losses(stage1)[1]  # already trained: lower than a fresh start
