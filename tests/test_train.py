@@ -121,3 +121,23 @@ def test_init_from_an_earlier_stage_checkpoint(data_dir, tmp_path):
     assert train.run(cfg, stage2) == 2  # starts at step 0 from stage 1's weights
     first = losses(stage2)[1]
     assert first < losses(stage1)[1]  # already trained: lower than a fresh start
+
+
+def test_a_checkpoint_cut_off_mid_write_is_never_used(tmp_path):
+    """Orbax writes into '<step>.orbax-checkpoint-tmp-*' and renames when complete: a
+    leftover temporary directory (a save killed mid-write) is neither listed nor restored."""
+    import jax.numpy as jnp
+
+    from lumos_jax import checkpoint
+    state = {"w": jnp.arange(4.0)}
+    ck = checkpoint.Checkpointer(str(tmp_path / "ck"), async_save=False)
+    ck.save(5, state, {"next_batch": 5}, force=True)
+    ck.close()
+    partial = tmp_path / "ck" / "9.orbax-checkpoint-tmp-1234" / "state"
+    partial.mkdir(parents=True)
+    (partial / "garbage").write_bytes(b"\0" * 10)
+    ck = checkpoint.Checkpointer(str(tmp_path / "ck"), async_save=False)
+    assert ck.latest_step() == 5
+    step, restored, data, _ = ck.restore({"w": jnp.zeros(4)})
+    assert step == 5 and data["next_batch"] == 5
+    assert restored["w"].tolist() == [0.0, 1.0, 2.0, 3.0]
