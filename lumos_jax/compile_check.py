@@ -55,6 +55,9 @@ def topology_devices(topology: str):
     except ImportError as e:
         raise RuntimeError(f"--topology={topology} needs the libtpu wheel matching jax: "
                            "pip install '.[tpu]'") from e
+    # Every jax process on a machine with libtpu installed takes libtpu's single-process
+    # lockfile; a compile-only client must not be refused because another one runs.
+    os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
     from jax.experimental import topologies
     chip_config = "megacore" if kind in ("v5p", "v4") else "default"
     try:
