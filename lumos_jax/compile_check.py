@@ -51,7 +51,7 @@ def topology_devices(topology: str):
         raise ValueError(f"--topology={topology}: unknown chip {kind!r}; expected one of "
                          f"{sorted(HBM_GIB)} (e.g. v5p:4x4x3) or cpu:N")
     try:
-        import libtpu  # noqa: F401
+        import libtpu  # noqa: F401  pylint: disable=unused-import  (presence check)
     except ImportError as e:
         raise RuntimeError(f"--topology={topology} needs the libtpu wheel matching jax: "
                            "pip install '.[tpu]'") from e
@@ -132,7 +132,8 @@ def sweep(config, topology, devices, batch_per_device, seq, tensors=(1, 2, 4),
     import copy
     kind = topology.split(":")[0]
     n = len(devices)
-    print(f"| mesh d x f x t | remat | micro-batches | peak GiB/chip | fits {HBM_GIB[kind]:.0f} GiB |")
+    print(f"| mesh d x f x t | remat | micro-batches | peak GiB/chip | "
+          f"fits {HBM_GIB[kind]:.0f} GiB |")
     print("|---|---|---|---|---|")
     rows = []
     for t in tensors:

@@ -25,7 +25,6 @@ from absl import app, flags, logging
 from lumos_jax import layout, parallel, sampling, video_io
 from lumos_jax.data import shapes
 from lumos_jax.evaluation import geneval, vbench
-from lumos_jax.metrics_io import read_jsonl
 from lumos_jax.sample import run_tokenizer
 from lumos_jax.sampling import loaders
 from lumos_jax.train_step import Trainer

@@ -70,7 +70,8 @@ class Vocab:
             video_start=self.video_start, video_end=self.video_end)
         for name, i in specials.items():
             if not 0 <= i < self.text_size:
-                raise ValueError(f"vocab.{name}={i} is not inside the text range [0, {self.text_size})")
+                raise ValueError(f"vocab.{name}={i} is not inside the text range "
+                                 f"[0, {self.text_size})")
         size_ids = range(self.size_base, self.size_base + self.max_size_value)
         clash = [n for n, i in specials.items() if i in size_ids and n != "bos"]
         if clash:

@@ -180,10 +180,10 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments {argv[1:]}")
     if not flags.FLAGS.out:
         raise app.UsageError("--out is required")
-    req = Request(out=flags.FLAGS.out, prompts=flags.FLAGS.prompt, prompt_ids=flags.FLAGS.prompt_ids,
-                  workdir=flags.FLAGS.workdir, checkpoint=flags.FLAGS.checkpoint, image=flags.FLAGS.image,
-                  frames=flags.FLAGS.frames, seed=flags.FLAGS.seed, tokenizer_ckpt=flags.FLAGS.tokenizer_ckpt,
-                  text_tokenizer=flags.FLAGS.text_tokenizer)
+    f = flags.FLAGS
+    req = Request(out=f.out, prompts=f.prompt, prompt_ids=f.prompt_ids, workdir=f.workdir,
+                  checkpoint=f.checkpoint, image=f.image, frames=f.frames, seed=f.seed,
+                  tokenizer_ckpt=f.tokenizer_ckpt, text_tokenizer=f.text_tokenizer)
     try:
         record = run(flags.FLAGS.config, req)
     except (ValueError, FileNotFoundError) as e:  # bad flags, files or checkpoints

@@ -19,7 +19,7 @@ def _mask(seg):
 
 def test_mask_by_hand():
     m = _mask(SEG)
-    text, f0, f1, tail, pad = [0, 1, 2], [3, 4, 5], [6, 7, 8], [9], [10, 11]
+    text, f0, f1, pad = [0, 1, 2], [3, 4, 5], [6, 7, 8], [10, 11]
     for i in text:  # text is causal
         assert m[i].tolist() == [j <= i for j in range(12)], i
     for i in f0:  # frame 0 sees text + all of frame 0, nothing of frame 1

@@ -7,7 +7,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from lumos_jax import layout, parallel
 from lumos_jax.model.loss import visual_cross_entropy
-from model_util import VOCAB, random_batch, tiny_config, tiny_model
+from model_util import VOCAB, random_batch, tiny_model
 
 
 def _loss(model, batch, chunk=16):

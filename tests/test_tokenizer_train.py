@@ -21,6 +21,9 @@ def _get_config(arg):
 def test_configs_build():
   assert _get_config("dv4x8x8").model.channels == 128
   assert tuple(_get_config("tiny").model.levels) == (8, 5, 5, 5)
+  # The ShapesMotion recipe trains the `tiny` architecture (assets/tokenizer_tiny).
+  assert _get_config("shapes").model == _get_config("tiny").model
+  assert _get_config("shapes").fg_weight > 0
 
 
 def test_synthetic_clips_and_npy_source(tmp_path):
@@ -49,3 +52,20 @@ def test_train_eval_checkpoint_resume(tmp_path):
   assert [r["step"] for r in rows if "train/loss" in r] == [1, 2]
   # Resuming at the final step restores and trains no further.
   assert train.train_and_evaluate(c, workdir) == {"step": 2}
+
+
+def test_foreground_weighted_reconstruction_losses():
+  # One frame of 5 pixels (1 channel): the median (background) is -1; only the last pixel
+  # differs by more than the threshold 0.3 (the 4th differs by 0.2: texture, not object).
+  video = np.array([-1.0, -1.0, -1.0, -0.8, 0.5], np.float32).reshape(1, 1, 1, 5, 1)
+  recon = video + np.array([0.5, 0.0, 0.0, 0.5, -0.5], np.float32).reshape(1, 1, 1, 5, 1)
+  np.testing.assert_array_equal(np.asarray(train.foreground_mask(video, 0.3)).ravel(),
+                                [0, 0, 0, 0, 1])
+  # Plain: L1 = (0.5 + 0.5 + 0.5) / 5, L2 = (0.25 + 0.25 + 0.25) / 5.
+  l1, l2 = train.reconstruction_losses(recon, video)
+  np.testing.assert_allclose([l1, l2], [0.3, 0.15], rtol=1e-6)
+  # fg_weight 3: weights (1, 1, 1, 1, 4): L1 = (0.5 + 0.5 + 4 * 0.5) / 5,
+  # L2 = (0.25 + 0.25 + 4 * 0.25) / 5.
+  l1, l2 = train.reconstruction_losses(recon, video, fg_weight=3.0, fg_threshold=0.3)
+  np.testing.assert_allclose([l1, l2], [0.6, 0.3], rtol=1e-6)
+  assert _get_config("tiny").fg_weight == 0.0  # plain L1 + L2 unless asked for

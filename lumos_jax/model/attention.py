@@ -104,7 +104,6 @@ def _fwd(q, k, v, q_idx, q_seg, k_idx, k_seg, block_q, block_k, scale):
     qb, qi, qs = q, q_idx, q_seg
     kb, vb, ki, ks = k, v, k_idx, k_seg
     needed = _needed_blocks(qi, qs, ki, ks)
-    nk = kb.shape[0]
     bsz, bq, hk, g, d = qb.shape[1:]
 
     def per_q_block(args):
@@ -138,7 +137,6 @@ def _fwd(q, k, v, q_idx, q_seg, k_idx, k_seg, block_q, block_k, scale):
 def _bwd(q, k, v, q_idx, q_seg, k_idx, k_seg, out, lse, dout, block_q, block_k, scale):
     """Flash-attention backward: recompute probabilities block by block."""
     needed = _needed_blocks(q_idx, q_seg, k_idx, k_seg)
-    nk = k.shape[0]
     delta = jnp.einsum("nbqhgd,nbqhgd->nbhgq", dout.astype(jnp.float32),
                        out.astype(jnp.float32))
     dk0 = jnp.zeros(k.shape, jnp.float32)

@@ -57,5 +57,5 @@ def visual_cross_entropy(hidden, lm_head, labels, *, visual_offset: int, visual_
     nll = nll * mask
     z_sum = (jnp.square(lse) * mask).sum()
     loss = (nll.sum() + z_loss * z_sum) / denom
-    return loss, {"nll": nll, "mask": mask, "count": count, "z": z_sum / denom, "nll_sum": nll.sum(),
-                  "z_sum": z_sum}
+    return loss, {"nll": nll, "mask": mask, "count": count, "z": z_sum / denom,
+                  "nll_sum": nll.sum(), "z_sum": z_sum}

@@ -94,6 +94,26 @@ def write_gifs(workdir: str, step: int, video: np.ndarray, recon: np.ndarray, fp
                 duration=1000 / fps, loop=0)
 
 
+def foreground_mask(video: jnp.ndarray, threshold: float) -> jnp.ndarray:
+  """[B, F, H, W, C] in [-1, 1] -> float [B, F, H, W, 1]: 1 where a pixel differs from
+  its frame's dominant colour (per-channel median over H, W) by more than `threshold` in
+  some channel. With small objects on a (textured) background, the median is the
+  background and the mask marks the objects."""
+  background = jnp.median(video, axis=(2, 3), keepdims=True)
+  return (jnp.max(jnp.abs(video - background), axis=-1, keepdims=True)
+          > threshold).astype(video.dtype)
+
+
+def reconstruction_losses(recon, video, fg_weight: float = 0.0, fg_threshold: float = 0.3):
+  """(L1, L2) means; with fg_weight > 0 each pixel's error is weighted by
+  1 + fg_weight * foreground_mask(video) (so the plain means are fg_weight = 0)."""
+  err = recon - video
+  if not fg_weight:
+    return jnp.mean(jnp.abs(err)), jnp.mean(jnp.square(err))
+  w = 1.0 + fg_weight * foreground_mask(video, fg_threshold)
+  return jnp.mean(w * jnp.abs(err)), jnp.mean(w * jnp.square(err))
+
+
 def make_optimizer(config, flat_params) -> optax.GradientTransformation:
   schedule = optax.join_schedules(
       [optax.linear_schedule(0.0, config.lr, max(1, config.warmup_steps)),
@@ -140,9 +160,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   opt_state = jax.jit(tx.init)(params)  # one compile instead of one per shape
 
   # --- Steps.
+  fg_weight, fg_threshold = config.get("fg_weight", 0.0), config.get("fg_threshold", 0.3)
+
   def loss_fn(p, video):
     recon, codes = nnx.merge(graphdef, unflatten_params(template, p))(video)
-    l1, l2 = jnp.mean(jnp.abs(recon - video)), jnp.mean(jnp.square(recon - video))
+    l1, l2 = reconstruction_losses(recon, video, fg_weight, fg_threshold)
     return config.l1_weight * l1 + config.l2_weight * l2, (l1, l2, codes)
 
   def train_step(p, o, video):
