@@ -68,6 +68,11 @@ def write(out, results, images, image_caps, videos, video_caps, config, metrics_
           f"checkpoint: `{results['checkpoint']}`, prompts: ShapesMotion {results['split']} "
           f"split, sampling: {config.sampling.steps} steps, CFG {config.sampling.guidance}.",
           "Baseline: the same model with the prompt dropped (unconditional branch only).", ""]
+    if "tokenizer_upper_bound" in results:
+        ub = results["tokenizer_upper_bound"]
+        md += [f"Upper bound set by the visual tokenizer (detector on its reconstructions of "
+               f"{ub['frames_checked']} validation frames): exact {ub['detector_exact']:.1%}, "
+               f"PSNR {ub['psnr_db']:.1f} dB.", ""]
     md += _table("mini-GenEval (text-to-image)", results["geneval"],
                  results.get("baseline_geneval"))
     md += _table("mini-VBench (text-to-video)", results["vbench"], results.get("baseline_vbench"))
