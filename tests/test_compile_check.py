@@ -64,3 +64,12 @@ def test_mesh_that_does_not_divide_the_topology(v5p_devices):
     c.mesh.update(data=1, fsdp=1, tensor=3)
     with pytest.raises(ValueError, match="does not divide the topology"):
         compile_check.compile_step(c, v5p_devices, 3, 128)
+
+
+def test_sweep_tabulates_every_combination(v5p_devices, capsys):
+    rows = compile_check.sweep(_tiny(), "v5p:2x2x1", v5p_devices, 1, 128, tensors=(1, 2),
+                               remats=("full",), micros=(1, 2))
+    assert [(r[0]["tensor"], r[2]) for r in rows] == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    assert all(r[3] > 0 and r[4] == "yes" for r in rows)
+    out = capsys.readouterr().out
+    assert out.count("| full |") == 4 and "fits 95 GiB" in out
