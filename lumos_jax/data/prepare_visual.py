@@ -23,8 +23,10 @@ from lumos_jax.tokenizer import config as tokenizer_config
 from lumos_jax.tokenizer import model as model_lib
 
 
-def tokenizer_config_from(spec: str) -> tokenizer_config.TokenizerConfig:
-    """A preset name or a .json file of TokenizerConfig fields."""
+def tokenizer_config_from(spec) -> tokenizer_config.TokenizerConfig:
+    """A preset name, a .json file of TokenizerConfig fields, or a TokenizerConfig."""
+    if isinstance(spec, tokenizer_config.TokenizerConfig):
+        return spec
     if spec.endswith(".json"):
         with open(os.path.expanduser(spec)) as f:
             return tokenizer_config.TokenizerConfig.from_dict(json.load(f))
@@ -63,11 +65,16 @@ def params_fingerprint(flat: dict) -> str:
     return h.hexdigest()
 
 
-def load_visual_tokenizer(ckpt: str, config: str = "tiny"):
-    """-> (CausalVideoTokenizer with the checkpoint's params, info dict for manifests)."""
+def load_visual_tokenizer(ckpt: str, config="tiny"):
+    """-> (CausalVideoTokenizer with the checkpoint's params, info dict for manifests).
+
+    The one reader of `lumos_jax.tokenizer.train` checkpoints (prepare, the sampler and
+    the evaluator all come here). `config`: preset name, .json path or TokenizerConfig.
+    """
     import orbax.checkpoint as ocp  # pylint: disable=import-outside-toplevel
 
     cfg = tokenizer_config_from(config)
+    config = config if isinstance(config, str) else "custom"
     step_dir, step = resolve_step_dir(ckpt)
     graphdef, abstract = model_lib.abstract_model(cfg)
     names = _flat_names(abstract)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 
 import jax
-import numpy as np
 import orbax.checkpoint as ocp
 from flax import nnx
 
@@ -68,31 +67,6 @@ def load_decoder_params(trainer, *, workdir: str = "", checkpoint: str = ""):
 
 
 # --------------------------------------------------------------------- visual tokenizer
-def _flat_template(state: nnx.State) -> dict:
-    return {".".join(map(str, p)): v.get_value() for p, v in nnx.to_flat_state(state)}
-
-
-def _restore_tokenizer_flat(path: str, template: dict) -> dict:
-    """Tokenizer trainer checkpoints: a workdir, its checkpoints/ dir or one step dir."""
-    for root in (os.path.join(path, "checkpoints"), path):
-        steps = [d for d in (os.listdir(root) if os.path.isdir(root) else []) if d.isdigit()]
-        if steps:
-            path = os.path.join(root, max(steps, key=int))
-            break
-    item = os.path.join(path, "params")
-    if not os.path.isdir(item):
-        raise FileNotFoundError(f"--tokenizer_ckpt={path!r}: no tokenizer checkpoint (expected "
-                                f"a lumos_jax.tokenizer.train workdir, a step dir or a "
-                                f".safetensors file)")
-    stored = ocp.StandardCheckpointer().metadata(item).item_metadata
-    bad = [k for k, v in template.items() if k not in stored or
-           tuple(stored[k].shape) != tuple(v.shape)]
-    if bad:
-        raise ValueError(f"tokenizer checkpoint {path} does not match "
-                         f"sampling.tokenizer_preset: {len(bad)} tensors differ, e.g. {bad[:3]}")
-    return ocp.StandardCheckpointer().restore(item, template)
-
-
 def load_visual_tokenizer(path: str, preset_or_cfg, vocab: layout.Vocab):
     """-> CausalVideoTokenizer with restored weights (decode: codes -> [-1, 1] video)."""
     from lumos_jax.tokenizer import config as tok_config, convert_cosmos
@@ -112,11 +86,8 @@ def load_visual_tokenizer(path: str, preset_or_cfg, vocab: layout.Vocab):
         model = nnx.merge(graphdef, jax.tree.map(
             lambda x: jax.numpy.zeros(x.shape, x.dtype), abstract))
         return convert_cosmos.load_params_file(model, path)
-    template = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), _flat_template(abstract))
-    flat = _restore_tokenizer_flat(path, template)
-    state = nnx.from_flat_state([(p, v.replace(value=flat[".".join(map(str, p))]))
-                                 for p, v in nnx.to_flat_state(abstract)])
-    return nnx.merge(graphdef, state)
+    from lumos_jax.data import prepare_visual  # the one reader of tokenizer checkpoints
+    return prepare_visual.load_visual_tokenizer(path, cfg)[0]
 
 
 # ----------------------------------------------------------------------- text tokenizer
