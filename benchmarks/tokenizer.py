@@ -1,7 +1,7 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """Visual tokenizer figures: encode/decode throughput and reconstruction PSNR / SSIM.
 
-    python benchmarks/tokenizer.py [--tokenizer_ckpt DIR --tokenizer_config tiny]
+    python benchmarks/tokenizer.py [--tokenizer_ckpt DIR [--tokenizer_config small]]
         [--train_steps 300] [--batch 8] [--frames 17] [--size 64] [--real_size 64]
 
 Throughput: frames/s of the jitted encoder (uint8 frames -> codes) and decoder (codes ->
@@ -158,7 +158,8 @@ def reconstruct(encode, decode, clips: np.ndarray, batch: int) -> np.ndarray:
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tokenizer_ckpt", default="", help="tokenizer workdir / checkpoint")
-    p.add_argument("--tokenizer_config", default="tiny")
+    p.add_argument("--tokenizer_config", default="",
+                   help="preset or .json; default: the architecture the trainer recorded")
     p.add_argument("--train_steps", type=int, default=300, help="without a checkpoint")
     p.add_argument("--workdir", default="", help="keep the briefly trained tokenizer here "
                    "(default: a temp dir, removed at the end)")
@@ -175,7 +176,7 @@ def main():
     trained_here, t_train = not a.tokenizer_ckpt, 0.0
     ckpt = a.tokenizer_ckpt
     if trained_here:
-        if a.tokenizer_config != "tiny":
+        if a.tokenizer_config not in ("", "tiny"):
             p.error("without --tokenizer_ckpt only the tiny tokenizer is trained here")
         print(f"no --tokenizer_ckpt: training the tiny tokenizer here for {a.train_steps} "
               f"steps (ShapesMotion + synthetic clips, 9x32x32); quality figures below "

@@ -19,7 +19,8 @@ from lumos_jax.sampling import loaders  # noqa: E402
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tokenizer_ckpt", default="assets/tokenizer_tiny")
-    p.add_argument("--preset", default="tiny")
+    p.add_argument("--preset", default="",
+                   help="tokenizer preset; default: the architecture the trainer recorded")
     p.add_argument("--num", type=int, default=24)
     a = p.parse_args()
     tok = loaders.load_visual_tokenizer(a.tokenizer_ckpt, a.preset, layout.compact_vocab())

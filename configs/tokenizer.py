@@ -12,7 +12,7 @@ from lumos_jax.tokenizer import config as tokenizer_config
 
 
 # Training recipes that are not architectures: name -> the tokenizer preset they train.
-RECIPES = {"shapes": "tiny"}
+RECIPES = {"shapes": "small"}
 
 
 def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
@@ -38,6 +38,8 @@ def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
   c.steps = 500
   c.lr = 1e-3
   c.warmup_steps = 50
+  c.lr_schedule = "constant"  # 'constant' | 'cosine' (to lr * end_lr_ratio at `steps`)
+  c.end_lr_ratio = 0.05
   c.b1, c.b2 = 0.9, 0.95
   c.weight_decay = 0.01
   c.grad_clip = 1.0
@@ -59,17 +61,18 @@ def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
   c.gif_fps = 8
 
   if arg == "shapes":
-    # The `tiny` architecture trained on ShapesMotion 64x64 (the shipped
-    # assets/tokenizer_tiny; load it with preset "tiny"). 5-frame clips (1 + 4: one
-    # latent frame of each kind) cost ~half of 9-frame ones per step, and the causal
-    # tokenizer still codes 17-frame clips. fg_weight: the objects are ~2-10% of the
-    # pixels and plain L1 + L2 reconstructs only the background.
+    # The `small` architecture trained on ShapesMotion 64x64 (the shipped
+    # assets/tokenizer_tiny). 5-frame clips (1 + 4: one latent frame of each kind) cost
+    # ~half of 9-frame ones per step, and the causal tokenizer still codes 17-frame
+    # clips. fg_weight: the objects are ~2-10% of the pixels and plain L1 + L2
+    # reconstructs only the background.
     c.data.update(source="lumos_jax.data.shapes:tokenizer_clips", num_frames=5, height=64,
-                  width=64, num_train_clips=1024, num_eval_clips=16)
+                  width=64, num_train_clips=4096, num_eval_clips=16)
     c.batch_size = 8
-    c.steps = 1500
+    c.steps = 3000
     c.lr = 2e-3
-    c.warmup_steps = 20
+    c.warmup_steps = 50
+    c.lr_schedule = "cosine"
     c.fg_weight = 20.0
     c.log_every = 50
     c.eval_every = c.ckpt_every = 300

@@ -8,8 +8,9 @@ sample -> evaluate.
    command in assets/README.md), else trained here for --tokenizer_steps;
 2. ShapesMotion token records (train + validation, video + image streams) and the
    project's BPE text tokenizer, with `lumos_jax.data.prepare`;
-3. the `tiny` text-to-video model (joint image + video batches), starting from the
-   shipped parameters when present, for --train_steps;
+3. the `tiny` text-to-video model (joint image + video batches): --train_steps more at
+   lr 1e-4 from the shipped parameters (assets/t2v_tiny_params, trained by the command
+   in assets/README.md), or from scratch with --init_from='';
 4. `lumos_jax.evaluate`: mini-GenEval, mini-VBench, the text-ignoring baseline, a report.
 """
 from __future__ import annotations
@@ -59,7 +60,15 @@ def records_stage(data_dir, tokenizer_ckpt, num_train, num_val):
     return data_dir
 
 
-def demo_config(data_dir, tokenizer_ckpt, steps):
+def resolve_init(init_from):
+    """--init_from: 'shipped' (assets/t2v_tiny_params when present), '' or a path."""
+    if init_from == "shipped":
+        shipped = os.path.join(ASSETS, "t2v_tiny_params")
+        return shipped if os.path.isdir(shipped) else ""
+    return os.path.abspath(os.path.expanduser(init_from)) if init_from else ""
+
+
+def demo_config(data_dir, tokenizer_ckpt, steps, init_from=""):
     from lumos_jax import config_lib
     c = config_lib.experiment("t2v", "tiny")
     c.data.streams.video.sources = f"array_record:{data_dir}/video-train-*.array_record"
@@ -69,11 +78,13 @@ def demo_config(data_dir, tokenizer_ckpt, steps):
     c.sampling.text_tokenizer = os.path.join(data_dir, "tokenizer.json")
     c.sampling.tokenizer_ckpt = tokenizer_ckpt
     c.mesh.update(data=-1, fsdp=1, tensor=1)
-    shipped = os.path.join(ASSETS, "t2v_tiny_params")
-    if os.path.isdir(shipped):
-        c.init_from = shipped
     c.train.update(steps=steps, eval_every=max(steps // 4, 1), checkpoint_every=max(steps // 4, 1))
     c.optim.total_steps = steps
+    if init_from:
+        # Continue a trained model: its cosine schedule ended at lr * end_lr_ratio
+        # (1e-4); re-warming to 1e-3 would undo part of what it learned.
+        c.init_from = init_from
+        c.optim.update(lr=1e-4, warmup_steps=min(10, steps), schedule="constant")
     return c
 
 
@@ -88,9 +99,13 @@ def main(argv):
     _stage("2/4 ShapesMotion token records")
     data_dir = records_stage(os.path.join(workdir, "tokens"), tok, F.num_train, F.num_val)
     _stage("3/4 train the tiny text-to-video model")
-    config = demo_config(data_dir, tok, F.train_steps)
-    if config.init_from:
-        print(f"starting from the shipped parameters {config.init_from}")
+    init_from = resolve_init(F.init_from)
+    steps = F.train_steps if F.train_steps >= 0 else (100 if init_from else 600)
+    config = demo_config(data_dir, tok, steps, init_from)
+    if init_from:
+        print(f"starting from the parameters in {init_from}, {steps} more steps at lr 1e-4")
+    else:
+        print(f"training from scratch for {steps} steps")
     from lumos_jax import train
     train.run(config, os.path.join(workdir, "t2v"))
     _stage("4/4 sample and evaluate")
@@ -102,6 +117,7 @@ def main(argv):
                "geneval_overall": r["geneval"]["overall"],
                "geneval_colors": r["geneval"]["colors"],
                "motion_direction": r["vbench"].get("motion_direction"),
+               "init_from": init_from or None, "train_steps": steps,
                "baseline_geneval_overall": r.get("baseline_geneval", {}).get("overall"),
                "report": os.path.join(workdir, "t2v", "eval", "report.md")}
     print(json.dumps(summary))
@@ -113,7 +129,10 @@ def _define_flags():
     flags.DEFINE_integer("tokenizer_steps", 1500, "Tokenizer steps when none is shipped.")
     flags.DEFINE_integer("num_train", 4096, "Training clips (and as many images).")
     flags.DEFINE_integer("num_val", 256, "Validation clips.")
-    flags.DEFINE_integer("train_steps", 600, "Steps of the t2v model.")
+    flags.DEFINE_string("init_from", "shipped", "t2v start: 'shipped' (assets/t2v_tiny_params "
+                        "if present, else scratch), '' (scratch) or a params/checkpoint dir.")
+    flags.DEFINE_integer("train_steps", -1, "Steps of the t2v model; -1: 100 from given "
+                         "parameters, 600 from scratch.")
     flags.DEFINE_integer("per_task", 6, "mini-GenEval prompts per task.")
     flags.DEFINE_integer("num_videos", 24, "mini-VBench prompts.")
 

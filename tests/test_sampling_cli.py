@@ -10,7 +10,7 @@ from flax import nnx
 from PIL import Image
 
 from lumos_jax import checkpoint as ckpt_lib, sample, video_io
-from lumos_jax.data import prepare_inputs
+from lumos_jax.data import prepare_inputs, prepare_visual
 from lumos_jax.model.config import ModelConfig
 from lumos_jax.tokenizer import config as tok_config, model as tok_model, text
 from test_sampling_generate import random_params
@@ -45,6 +45,7 @@ def assets(tmp_path_factory):
     saver = ocp.StandardCheckpointer()
     saver.save(str(root / "tok" / "checkpoints" / "5" / "params"), flat)
     saver.wait_until_finished()
+    prepare_visual.write_tokenizer_config(str(root / "tok"), tok_config.tiny())
     bpe = text.train_bpe(prepare_inputs.shapes_prompts(num=50), 448)
     bpe.save(str(root / "tokenizer.json"))
     rng = np.random.default_rng(0)

@@ -5,8 +5,11 @@ import json
 import os
 
 import numpy as np
+import pytest
 
+from lumos_jax.data import prepare_visual
 from lumos_jax.tokenizer import clips, train
+from lumos_jax.tokenizer import config as tokenizer_config
 
 _CONFIG_PATH = os.path.join(os.path.dirname(__file__), "..", "configs", "tokenizer.py")
 
@@ -21,9 +24,34 @@ def _get_config(arg):
 def test_configs_build():
   assert _get_config("dv4x8x8").model.channels == 128
   assert tuple(_get_config("tiny").model.levels) == (8, 5, 5, 5)
-  # The ShapesMotion recipe trains the `tiny` architecture (assets/tokenizer_tiny).
-  assert _get_config("shapes").model == _get_config("tiny").model
+  # The ShapesMotion recipe trains the `small` architecture (assets/tokenizer_tiny).
+  assert _get_config("shapes").model == _get_config("small").model
+  assert _get_config("shapes").model.channels == 64
   assert _get_config("shapes").fg_weight > 0
+  assert _get_config("shapes").lr_schedule == "cosine"
+
+
+def test_cosine_schedule_values():
+  # warmup 10 to lr 1e-3, then cosine to 1e-3 * 0.05 at step 110: check three points
+  # against the closed form lr * (alpha + (1 - alpha) * (1 + cos(pi * t / T)) / 2).
+  c = _get_config("tiny")
+  c.update(lr=1e-3, warmup_steps=10, steps=110, lr_schedule="cosine", end_lr_ratio=0.05,
+           grad_clip=1e9, weight_decay=0.0, b1=0.0, b2=0.0)
+  params = {"w": np.zeros((2, 2), np.float32)}
+  tx = train.make_optimizer(c, params)
+  state = tx.init(params)
+  steps_lr = []
+  for step in range(111):
+    # With b1 = b2 = 0 Adam's update is -lr * g / (|g| + eps) = -lr for g = 1.
+    upd, state = tx.update({"w": np.ones((2, 2), np.float32)}, state, params)
+    steps_lr.append(-float(upd["w"][0, 0]))
+  expect = lambda t: 1e-3 * (0.05 + 0.95 * (1 + np.cos(np.pi * t / 100)) / 2)
+  np.testing.assert_allclose(steps_lr[5], 1e-3 * 5 / 10, rtol=1e-4)
+  for t in (0, 50, 100):
+    np.testing.assert_allclose(steps_lr[10 + t], expect(t), rtol=1e-4)
+  c.lr_schedule = "linear"
+  with pytest.raises(ValueError, match="lr_schedule"):
+    train.make_optimizer(c, params)
 
 
 def test_synthetic_clips_and_npy_source(tmp_path):
@@ -52,6 +80,23 @@ def test_train_eval_checkpoint_resume(tmp_path):
   assert [r["step"] for r in rows if "train/loss" in r] == [1, 2]
   # Resuming at the final step restores and trains no further.
   assert train.train_and_evaluate(c, workdir) == {"step": 2}
+  # The architecture is recorded; loaders use it and refuse a contradicting preset, and
+  # the trainer refuses to resume the workdir as another architecture.
+  model, info = prepare_visual.load_visual_tokenizer(workdir)
+  assert model.cfg == tokenizer_config.tiny() and info["config"] == "tiny"
+  with pytest.raises(ValueError, match="differ in .*channels"):
+    prepare_visual.load_visual_tokenizer(workdir, "small")
+  c.model = _get_config("small").model
+  with pytest.raises(ValueError, match="another architecture"):
+    train.train_and_evaluate(c, workdir)
+
+
+def test_checkpoint_without_record_needs_a_name(tmp_path):
+  step_dir = tmp_path / "checkpoints" / "3" / "params"
+  step_dir.mkdir(parents=True)
+  with pytest.raises(ValueError, match="tokenizer_config.json records the architecture"):
+    prepare_visual.resolve_config(str(tmp_path))
+  assert prepare_visual.resolve_config(str(tmp_path), "tiny")[1] == "tiny"
 
 
 def test_foreground_weighted_reconstruction_losses():

@@ -117,6 +117,19 @@ def test_init_from_an_earlier_stage_checkpoint(data_dir, tmp_path):
         trainer.abstract_state(), 3)[1]["params"]
     for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(saved)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # A params-only export (what the demo ships) restores to the same weights.
+    from lumos_jax import export
+    exported = str(tmp_path / "exported")
+    info = export.export_params(cfg.init_from, exported, note="test")
+    assert info["step"] == 3 and info["model"]["num_layers"] == cfg.model.num_layers
+    assert info["num_params"] == sum(np.size(x) for x in jax.tree.leaves(saved))
+    again = train_lib.load_init_params(exported, trainer)
+    for a, b in zip(jax.tree.leaves(again), jax.tree.leaves(saved)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with pytest.raises(FileExistsError, match="exists"):
+        export.export_params(cfg.init_from, exported)
+    with pytest.raises(FileNotFoundError, match="no state/"):
+        export.export_params(stage1, str(tmp_path / "x"))
     stage2 = str(tmp_path / "stage2")
     assert train.run(cfg, stage2) == 2  # starts at step 0 from stage 1's weights
     first = losses(stage2)[1]

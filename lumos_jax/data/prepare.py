@@ -54,7 +54,7 @@ class Options:
     num: int = 2048  # shapes: records per stream
     streams: tuple = STREAMS  # shapes: which streams to write
     seed: int = 0  # shapes generator seed
-    tokenizer_config: str = "tiny"
+    tokenizer_config: str = ""  # '' = the architecture the tokenizer trainer recorded
     text_tokenizer: str = ""
     vocab: str = "compact"
     text_tokens: int = 448
@@ -354,7 +354,8 @@ def parse_args(argv=None) -> Options:
     p.add_argument("--tokenizer_ckpt", required=True,
                    help="visual tokenizer training workdir, checkpoints dir or step dir")
     p.add_argument("--tokenizer_config", default=d.tokenizer_config,
-                   help="visual tokenizer preset (tiny, dv4x8x8) or a config .json")
+                   help="visual tokenizer preset (tiny, small, dv4x8x8) or a config .json; "
+                   "default: the tokenizer_config.json the trainer wrote in its workdir")
     p.add_argument("--text_tokenizer", default="", help="tokenizer.json or .model")
     p.add_argument("--split", default=d.split)
     p.add_argument("--num", type=int, default=d.num, help="shapes: records per stream")

@@ -4,8 +4,10 @@ frames in fixed-shape jitted batches.
 
 Checkpoints are those of `lumos_jax.tokenizer.train`: an Orbax CheckpointManager dir
 `WORKDIR/checkpoints/STEP/{params,opt_state}`, where params is a flat dict
-{'encoder.conv_in.0.conv3d.kernel': array}. Only `params` is read. The architecture is
-not stored there, so it is named by a preset (`tiny`, `dv4x8x8`) or a config .json.
+{'encoder.conv_in.0.conv3d.kernel': array}. Only `params` is read. The trainer records
+the architecture in `WORKDIR/tokenizer_config.json`; a loader given no architecture
+reads it, and one given a preset (`tiny`, `small`, `dv4x8x8`) or a config .json that
+disagrees with the record is refused before any weights are touched.
 """
 from __future__ import annotations
 
@@ -21,6 +23,61 @@ from flax import nnx
 
 from lumos_jax.tokenizer import config as tokenizer_config
 from lumos_jax.tokenizer import model as model_lib
+
+
+CONFIG_FILE = "tokenizer_config.json"
+
+
+def write_tokenizer_config(workdir: str, cfg: tokenizer_config.TokenizerConfig) -> str:
+    """Records the architecture of the checkpoints in `workdir` (atomic rename)."""
+    path = os.path.join(workdir, CONFIG_FILE)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(cfg.to_dict(), f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+    return path
+
+
+def recorded_config(step_dir: str) -> tuple[tokenizer_config.TokenizerConfig | None, str]:
+    """(TokenizerConfig, path) recorded by the trainer for a step dir of
+    WORKDIR/checkpoints/STEP, or (None, where it was looked for)."""
+    workdir = os.path.dirname(os.path.dirname(step_dir))
+    path = os.path.join(workdir, CONFIG_FILE)
+    if not os.path.isfile(path):
+        return None, path
+    try:
+        with open(path) as f:
+            return tokenizer_config.TokenizerConfig.from_dict(json.load(f)), path
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{path}: not a tokenizer config ({e})") from e
+
+
+def resolve_config(ckpt: str, spec=None) -> tuple[tokenizer_config.TokenizerConfig, str]:
+    """The architecture of checkpoint `ckpt` -> (TokenizerConfig, name for manifests).
+
+    spec None or '': the trainer's record next to the checkpoints (an error if there is
+    none). A preset name, .json path or TokenizerConfig: used, after checking it equals
+    the record when there is one.
+    """
+    step_dir, _ = resolve_step_dir(ckpt)
+    recorded, where = recorded_config(step_dir)
+    if not spec:
+        if recorded is None:
+            raise ValueError(f"--tokenizer_ckpt={ckpt}: no {where} records the architecture; "
+                             f"name it with --tokenizer_config (a preset: "
+                             f"{sorted(tokenizer_config.PRESETS)}, or a .json of "
+                             f"TokenizerConfig fields)")
+        matches = [n for n, f in sorted(tokenizer_config.PRESETS.items()) if f() == recorded]
+        return recorded, matches[0] if matches else "recorded"
+    cfg = tokenizer_config_from(spec)
+    if recorded is not None and recorded != cfg:
+        diff = {k: (v, getattr(recorded, k)) for k, v in cfg.to_dict().items()
+                if getattr(recorded, k) != v}
+        raise ValueError(f"--tokenizer_ckpt={ckpt} was trained as {where} says, not as "
+                         f"tokenizer config {spec if isinstance(spec, str) else 'given'}: "
+                         f"(given, recorded) differ in {diff}; drop the config to use "
+                         f"the record")
+    return cfg, spec if isinstance(spec, str) else "custom"
 
 
 def tokenizer_config_from(spec) -> tokenizer_config.TokenizerConfig:
@@ -65,16 +122,16 @@ def params_fingerprint(flat: dict) -> str:
     return h.hexdigest()
 
 
-def load_visual_tokenizer(ckpt: str, config="tiny"):
+def load_visual_tokenizer(ckpt: str, config=None):
     """-> (CausalVideoTokenizer with the checkpoint's params, info dict for manifests).
 
     The one reader of `lumos_jax.tokenizer.train` checkpoints (prepare, the sampler and
-    the evaluator all come here). `config`: preset name, .json path or TokenizerConfig.
+    the evaluator all come here). `config`: None / '' (the trainer's record), preset
+    name, .json path or TokenizerConfig (checked against the record).
     """
     import orbax.checkpoint as ocp  # pylint: disable=import-outside-toplevel
 
-    cfg = tokenizer_config_from(config)
-    config = config if isinstance(config, str) else "custom"
+    cfg, config = resolve_config(ckpt, config)
     step_dir, step = resolve_step_dir(ckpt)
     graphdef, abstract = model_lib.abstract_model(cfg)
     names = _flat_names(abstract)

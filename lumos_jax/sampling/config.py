@@ -59,7 +59,9 @@ def default_config(task: str = "t2v", resolution: str = "64px") -> ml_collection
         # tiny preset reads the one `lumos_jax.data.prepare` wrote next to its records.
         text_tokenizer="~/.cache/lumos_jax/shapes_tokens/tokenizer.json" if tiny else "",
         tokenizer_ckpt="",  # CLI: visual tokenizer workdir, step dir or .safetensors file
-        tokenizer_preset="tiny" if tiny else "dv4x8x8",
+        # '' = the architecture recorded in the tokenizer workdir (tokenizer_config.json);
+        # a Cosmos .safetensors file records none: dv4x8x8 is the release's.
+        tokenizer_preset="" if tiny else "dv4x8x8",
     ))
 
 

@@ -68,26 +68,37 @@ def load_decoder_params(trainer, *, workdir: str = "", checkpoint: str = ""):
 
 # --------------------------------------------------------------------- visual tokenizer
 def load_visual_tokenizer(path: str, preset_or_cfg, vocab: layout.Vocab):
-    """-> CausalVideoTokenizer with restored weights (decode: codes -> [-1, 1] video)."""
+    """-> CausalVideoTokenizer with restored weights (decode: codes -> [-1, 1] video).
+
+    preset_or_cfg: a preset name, TokenizerConfig, or '' for the architecture the
+    tokenizer trainer recorded in its workdir (a .safetensors file needs a name).
+    """
     from lumos_jax.tokenizer import config as tok_config, convert_cosmos
-    cfg = (preset_or_cfg if isinstance(preset_or_cfg, TokenizerConfig)
-           else tok_config.get(preset_or_cfg))
-    if cfg.codebook_size != vocab.visual_size:
-        raise ValueError(f"sampling.tokenizer_preset has {cfg.codebook_size} codes but the "
-                         f"vocabulary has {vocab.visual_size} visual ids (config.vocab)")
+    from lumos_jax.data import prepare_visual  # the one reader of tokenizer checkpoints
     if not path:
         raise ValueError("no visual tokenizer: pass --tokenizer_ckpt=DIR (or set "
                          "config.sampling.tokenizer_ckpt)")
     path = os.path.abspath(os.path.expanduser(path))
+    safetensors = path.endswith(".safetensors")
+    if safetensors:
+        if not preset_or_cfg:
+            raise ValueError(f"{path}: a .safetensors tokenizer records no architecture; "
+                             f"set config.sampling.tokenizer_preset (e.g. dv4x8x8)")
+        cfg = (preset_or_cfg if isinstance(preset_or_cfg, TokenizerConfig)
+               else tok_config.get(preset_or_cfg))
+    else:
+        cfg = prepare_visual.resolve_config(path, preset_or_cfg)[0]
+    if cfg.codebook_size != vocab.visual_size:
+        raise ValueError(f"the visual tokenizer {path} has {cfg.codebook_size} codes but the "
+                         f"vocabulary has {vocab.visual_size} visual ids (config.vocab)")
+    if not safetensors:
+        return prepare_visual.load_visual_tokenizer(path, cfg)[0]
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--tokenizer_ckpt={path!r}: no such file")
     graphdef, abstract = tok_model.abstract_model(cfg)
-    if path.endswith(".safetensors"):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"--tokenizer_ckpt={path!r}: no such file")
-        model = nnx.merge(graphdef, jax.tree.map(
-            lambda x: jax.numpy.zeros(x.shape, x.dtype), abstract))
-        return convert_cosmos.load_params_file(model, path)
-    from lumos_jax.data import prepare_visual  # the one reader of tokenizer checkpoints
-    return prepare_visual.load_visual_tokenizer(path, cfg)[0]
+    model = nnx.merge(graphdef, jax.tree.map(
+        lambda x: jax.numpy.zeros(x.shape, x.dtype), abstract))
+    return convert_cosmos.load_params_file(model, path)
 
 
 # ----------------------------------------------------------------------- text tokenizer

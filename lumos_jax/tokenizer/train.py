@@ -25,6 +25,7 @@ from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec as P
 from ml_collections import config_flags
 
+from lumos_jax.data import prepare_visual
 from lumos_jax.tokenizer import clips as clips_lib
 from lumos_jax.tokenizer.config import TokenizerConfig
 from lumos_jax.tokenizer import model as model_lib
@@ -115,9 +116,20 @@ def reconstruction_losses(recon, video, fg_weight: float = 0.0, fg_threshold: fl
 
 
 def make_optimizer(config, flat_params) -> optax.GradientTransformation:
-  schedule = optax.join_schedules(
-      [optax.linear_schedule(0.0, config.lr, max(1, config.warmup_steps)),
-       optax.constant_schedule(config.lr)], [max(1, config.warmup_steps)])
+  warmup = max(1, config.warmup_steps)
+  kind = config.get("lr_schedule", "constant")
+  if kind == "constant":
+    after = optax.constant_schedule(config.lr)
+  elif kind == "cosine":
+    # Cosine from lr to lr * end_lr_ratio over the steps after warm-up. A resumed run
+    # with a larger config.steps stretches the remaining curve (the step count is read
+    # from the config, not the checkpoint).
+    after = optax.cosine_decay_schedule(config.lr, max(1, config.steps - warmup),
+                                        alpha=config.get("end_lr_ratio", 0.0))
+  else:
+    raise ValueError(f"config.lr_schedule={kind!r}: expected 'constant' or 'cosine'")
+  schedule = optax.join_schedules([optax.linear_schedule(0.0, config.lr, warmup), after],
+                                  [warmup])
   # No weight decay on biases and norm scales (1-D tensors).
   mask = {k: v.ndim > 1 for k, v in flat_params.items()}
   return optax.chain(optax.clip_by_global_norm(config.grad_clip),
@@ -152,6 +164,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   # --- Model and optimizer.
   cfg = TokenizerConfig.from_dict(config.model)
+  # Loaders read the architecture from this record; resuming with another one is refused.
+  recorded, where = prepare_visual.recorded_config(os.path.join(workdir, "checkpoints", "0"))
+  if recorded is not None and recorded != cfg:
+    raise ValueError(f"{where} records another architecture than config.model; use a new "
+                     f"--workdir or the recorded config")
+  prepare_visual.write_tokenizer_config(workdir, cfg)
   model = model_lib.create(cfg, config.seed)
   graphdef, template = nnx.split(model, nnx.Param)
   logging.info("tokenizer parameters: %s", f"{model_lib.param_count(template):,}")

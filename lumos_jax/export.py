@@ -1,0 +1,76 @@
+# Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
+"""Export the parameters of a training checkpoint step as a params-only Orbax PyTree.
+
+  python -m lumos_jax.export --checkpoint=WORKDIR/checkpoints/STEP --out=DIR
+
+The result is what `config.init_from` and the sampler's `--checkpoint` accept (see
+`lumos_jax.checkpoint.restore_params`), at a third of the size of the step directory:
+no optimizer moments, no data-iterator state. The demo ships one in
+assets/t2v_tiny_params. Orbax writes into a temporary directory and renames it when
+complete, so an interrupted export never leaves a directory that looks finished.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+import orbax.checkpoint as ocp
+
+INFO_FILE = "export_info.json"
+
+
+def export_params(step_dir: str, out: str, note: str = "") -> dict:
+    """Writes the params of train checkpoint `step_dir` to `out`; returns the info dict
+    (source, step, parameter count) also written next to them as export_info.json."""
+    step_dir = os.path.abspath(os.path.expanduser(step_dir))
+    state_dir = os.path.join(step_dir, "state")
+    if not os.path.isdir(state_dir):
+        raise FileNotFoundError(f"--checkpoint={step_dir}: no state/ item; expected a step "
+                                f"directory WORKDIR/checkpoints/STEP of lumos_jax.train")
+    out = os.path.abspath(os.path.expanduser(out))
+    if os.path.exists(out):
+        raise FileExistsError(f"--out={out} exists; remove it first")
+    # Host numpy restore: the exported tree does not depend on the mesh it was trained on.
+    meta = ocp.PyTreeCheckpointer().metadata(state_dir)
+    tree = getattr(meta, "item_metadata", None) or getattr(meta, "tree", None) or meta
+    params_meta = tree["params"] if "params" in tree else tree
+    import jax  # pylint: disable=import-outside-toplevel
+    target = jax.tree.map(lambda m: np.zeros(m.shape, m.dtype), dict(params_meta))
+    restored = ocp.PyTreeCheckpointer().restore(state_dir, args=ocp.args.PyTreeRestore(
+        item={"params": target},
+        restore_args=jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray),
+                                  {"params": target}),
+        partial_restore=True))
+    params = restored["params"]
+    ckptr = ocp.StandardCheckpointer()
+    ckptr.save(out, params)
+    ckptr.wait_until_finished()
+    base = os.path.basename(step_dir)
+    info = {"source": step_dir, "step": int(base) if base.isdigit() else None,
+            "num_params": int(sum(np.size(x) for x in jax.tree.leaves(params))),
+            "note": note}
+    workdir_config = os.path.join(os.path.dirname(os.path.dirname(step_dir)), "config.json")
+    if os.path.isfile(workdir_config):
+        with open(workdir_config) as f:
+            info["model"] = json.load(f).get("model")
+    with open(os.path.join(out, INFO_FILE), "w") as f:
+        json.dump(info, f, indent=1, sort_keys=True)
+    return info
+
+
+def main(argv=None) -> int:
+    import argparse  # pylint: disable=import-outside-toplevel
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", required=True, help="WORKDIR/checkpoints/STEP")
+    p.add_argument("--out", required=True, help="new directory for the params")
+    p.add_argument("--note", default="", help="free text kept in export_info.json")
+    a = p.parse_args(argv)
+    info = export_params(a.checkpoint, a.out, a.note)
+    print(json.dumps(info))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
