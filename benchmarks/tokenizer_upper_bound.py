@@ -2,7 +2,7 @@
 """The ceiling a visual tokenizer puts on generation: the exact detector on its
 reconstructions of ShapesMotion validation clips.
 
-  python benchmarks/tokenizer_upper_bound.py --tokenizer_ckpt=assets/tokenizer_tiny
+  python benchmarks/tokenizer_upper_bound.py --tokenizer_ckpt=assets/tokenizer_shapes
 """
 import argparse
 import json
@@ -18,7 +18,7 @@ from lumos_jax.sampling import loaders  # noqa: E402
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--tokenizer_ckpt", default="assets/tokenizer_tiny")
+    p.add_argument("--tokenizer_ckpt", default="assets/tokenizer_shapes")
     p.add_argument("--preset", default="",
                    help="tokenizer preset; default: the architecture the trainer recorded")
     p.add_argument("--num", type=int, default=24)

@@ -3,7 +3,7 @@
 
   python -m lumos_jax.tokenizer.train --config=configs/tokenizer.py:tiny --workdir=DIR
 Presets: `tiny` (CPU, minutes) and `dv4x8x8` (the Cosmos DV4x8x8 architecture);
-`shapes`: the `tiny` architecture trained on ShapesMotion (assets/tokenizer_tiny).
+`shapes`: the `small` architecture trained on ShapesMotion (assets/tokenizer_shapes).
 Override anything on the command line, e.g. --config.steps=200 --config.data.source=npy:X.
 """
 import ml_collections
@@ -62,7 +62,7 @@ def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
 
   if arg == "shapes":
     # The `small` architecture trained on ShapesMotion 64x64 (the shipped
-    # assets/tokenizer_tiny). 5-frame clips (1 + 4: one latent frame of each kind) cost
+    # assets/tokenizer_shapes). 5-frame clips (1 + 4: one latent frame of each kind) cost
     # ~half of 9-frame ones per step, and the causal tokenizer still codes 17-frame
     # clips. fg_weight: the objects are ~2-10% of the pixels and plain L1 + L2
     # reconstructs only the background.

@@ -29,7 +29,7 @@ def _stage(name):
 
 
 def tokenizer_stage(workdir, steps):
-    shipped = os.path.join(ASSETS, "tokenizer_tiny")
+    shipped = os.path.join(ASSETS, "tokenizer_shapes")
     if os.path.isdir(shipped):
         print(f"using the shipped visual tokenizer {shipped}")
         return shipped
@@ -38,17 +38,15 @@ def tokenizer_stage(workdir, steps):
         "tok_cfg", os.path.join(os.path.dirname(ASSETS), "configs", "tokenizer.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    c = mod.get_config("tiny")
-    c.data.update(source="lumos_jax.data.shapes:tokenizer_clips", height=64, width=64,
-                  num_frames=9, num_train_clips=2048)
-    c.update(steps=steps, eval_every=steps, ckpt_every=steps)
+    c = mod.get_config("shapes")  # the recipe of the shipped tokenizer, maybe shorter
+    c.update(steps=steps, eval_every=min(steps, c.eval_every), ckpt_every=min(steps, c.ckpt_every))
     out = os.path.join(workdir, "tokenizer")
     from lumos_jax.tokenizer import train as tok_train
     tok_train.train_and_evaluate(c, out)
     return out
 
 
-def records_stage(data_dir, tokenizer_ckpt, num_train, num_val):
+def records_stage(data_dir, tokenizer_ckpt, num_train, num_val, text_tokenizer=""):
     from lumos_jax.data import prepare
     for split, num in (("train", num_train), ("validation", num_val)):
         manifest = os.path.join(data_dir, f"manifest-{split}.json")
@@ -56,7 +54,8 @@ def records_stage(data_dir, tokenizer_ckpt, num_train, num_val):
             print(f"token records for {split} already in {data_dir}")
             continue
         prepare.run(prepare.Options(out=data_dir, tokenizer_ckpt=tokenizer_ckpt,
-                                    source="shapes", split=split, num=num))
+                                    source="shapes", split=split, num=num,
+                                    text_tokenizer=text_tokenizer))
     return data_dir
 
 
@@ -68,7 +67,7 @@ def resolve_init(init_from):
     return os.path.abspath(os.path.expanduser(init_from)) if init_from else ""
 
 
-def demo_config(data_dir, tokenizer_ckpt, steps, init_from=""):
+def demo_config(data_dir, tokenizer_ckpt, steps, init_from="", lr=0.0):
     from lumos_jax import config_lib
     c = config_lib.experiment("t2v", "tiny")
     c.data.streams.video.sources = f"array_record:{data_dir}/video-train-*.array_record"
@@ -85,6 +84,8 @@ def demo_config(data_dir, tokenizer_ckpt, steps, init_from=""):
         # (1e-4); re-warming to 1e-3 would undo part of what it learned.
         c.init_from = init_from
         c.optim.update(lr=1e-4, warmup_steps=min(10, steps), schedule="constant")
+    if lr > 0:
+        c.optim.lr = lr
     return c
 
 
@@ -96,16 +97,20 @@ def main(argv):
     t0 = time.time()
     _stage("1/4 visual tokenizer")
     tok = F.tokenizer_ckpt or tokenizer_stage(workdir, F.tokenizer_steps)
-    _stage("2/4 ShapesMotion token records")
-    data_dir = records_stage(os.path.join(workdir, "tokens"), tok, F.num_train, F.num_val)
-    _stage("3/4 train the tiny text-to-video model")
     init_from = resolve_init(F.init_from)
+    _stage("2/4 ShapesMotion token records")
+    # Continuing trained parameters for a few steps needs fewer records than training.
+    num_train = F.num_train if F.num_train > 0 else (1024 if init_from else 4096)
+    # Shipped parameters come with the text tokenizer they were trained with.
+    text_json = os.path.join(ASSETS, "t2v_tiny_tokenizer.json")
+    text_json = text_json if init_from and os.path.isfile(text_json) else ""
+    data_dir = records_stage(os.path.join(workdir, "tokens"), tok, num_train, F.num_val,
+                             text_json)
+    _stage("3/4 train the tiny text-to-video model")
     steps = F.train_steps if F.train_steps >= 0 else (100 if init_from else 600)
-    config = demo_config(data_dir, tok, steps, init_from)
-    if init_from:
-        print(f"starting from the parameters in {init_from}, {steps} more steps at lr 1e-4")
-    else:
-        print(f"training from scratch for {steps} steps")
+    config = demo_config(data_dir, tok, steps, init_from, F.lr)
+    print(f"{'continuing ' + init_from if init_from else 'from scratch'}: {steps} steps, "
+          f"lr {config.optim.lr:g} ({config.optim.schedule})")
     from lumos_jax import train
     train.run(config, os.path.join(workdir, "t2v"))
     _stage("4/4 sample and evaluate")
@@ -126,13 +131,16 @@ def main(argv):
 def _define_flags():
     flags.DEFINE_string("workdir", "runs/demo", "Everything the demo writes goes here.")
     flags.DEFINE_string("tokenizer_ckpt", "", "Use this visual tokenizer checkpoint.")
-    flags.DEFINE_integer("tokenizer_steps", 1500, "Tokenizer steps when none is shipped.")
-    flags.DEFINE_integer("num_train", 4096, "Training clips (and as many images).")
+    flags.DEFINE_integer("tokenizer_steps", 3000, "Tokenizer steps when none is shipped.")
+    flags.DEFINE_integer("num_train", -1, "Training clips (and as many images); -1: 1024 "
+                         "when continuing given parameters, 4096 from scratch.")
     flags.DEFINE_integer("num_val", 256, "Validation clips.")
     flags.DEFINE_string("init_from", "shipped", "t2v start: 'shipped' (assets/t2v_tiny_params "
                         "if present, else scratch), '' (scratch) or a params/checkpoint dir.")
     flags.DEFINE_integer("train_steps", -1, "Steps of the t2v model; -1: 100 from given "
                          "parameters, 600 from scratch.")
+    flags.DEFINE_float("lr", 0.0, "Peak learning rate; 0: 1e-3 (cosine) from scratch, "
+                       "1e-4 (constant) when continuing given parameters.")
     flags.DEFINE_integer("per_task", 6, "mini-GenEval prompts per task.")
     flags.DEFINE_integer("num_videos", 24, "mini-VBench prompts.")
 

@@ -26,5 +26,6 @@ def test_demo_config_from_scratch_and_from_parameters(tmp_path):
     assert tuned.init_from == "/p" and tuned.train.steps == 100
     # A trained model continues at its final learning rate, not a re-warmed 1e-3.
     assert tuned.optim.lr == 1e-4 and tuned.optim.schedule == "constant"
+    assert demo.demo_config(str(tmp_path), "TOK", 100, lr=2e-3).optim.lr == 2e-3
     assert demo.resolve_init("") == ""
     assert demo.resolve_init(str(tmp_path)) == str(tmp_path)

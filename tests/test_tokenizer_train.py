@@ -24,7 +24,7 @@ def _get_config(arg):
 def test_configs_build():
   assert _get_config("dv4x8x8").model.channels == 128
   assert tuple(_get_config("tiny").model.levels) == (8, 5, 5, 5)
-  # The ShapesMotion recipe trains the `small` architecture (assets/tokenizer_tiny).
+  # The ShapesMotion recipe trains the `small` architecture (assets/tokenizer_shapes).
   assert _get_config("shapes").model == _get_config("small").model
   assert _get_config("shapes").model.channels == 64
   assert _get_config("shapes").fg_weight > 0

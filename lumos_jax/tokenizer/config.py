@@ -111,7 +111,7 @@ def tiny() -> TokenizerConfig:
 
 
 def small() -> TokenizerConfig:
-  """The ShapesMotion tokenizer (assets/tokenizer_tiny): `tiny` with 64 channels at both
+  """The ShapesMotion tokenizer (assets/tokenizer_shapes): `tiny` with 64 channels at both
   levels. The 4x4x4 Haar patch feeds 192 coefficients to the first conv; 16 channels
   there blur every edge (16 dB on ShapesMotion), 64 keep shapes. Same 1000 codes."""
   return TokenizerConfig(channels=64, channels_mult=(1, 1), num_res_blocks=1,

@@ -1,0 +1,57 @@
+# Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
+"""mini-GenEval and T2V motion direction of one checkpoint at several CFG scales.
+
+  python benchmarks/guidance_sweep.py --workdir=runs/demo/t2v --tokenizer_ckpt=DIR \
+      --text_tokenizer=runs/demo/tokens/tokenizer.json --scales=1,3,7,15
+
+The release's scales (15 video / 16 image) were tuned for 1-3.6B models; a small model's
+best scale can differ. Every scale samples the same prompts with the same seeds, so the
+rows differ by the scale alone. Prints a Markdown table and, last, one JSON line.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from lumos_jax import config_lib, evaluate  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--workdir", required=True, help="training workdir (latest checkpoint)")
+    p.add_argument("--checkpoint", default="", help="params dir or step dir instead")
+    p.add_argument("--tokenizer_ckpt", required=True)
+    p.add_argument("--text_tokenizer", required=True)
+    p.add_argument("--scales", default="1,3,7,15")
+    p.add_argument("--per_task", type=int, default=4)
+    p.add_argument("--num_videos", type=int, default=12)
+    a = p.parse_args()
+    config = config_lib.experiment("t2v", "tiny")
+    config.mesh.update(data=-1, fsdp=1, tensor=1)
+    config.sampling.update(tokenizer_ckpt=a.tokenizer_ckpt, text_tokenizer=a.text_tokenizer)
+    gen = evaluate.Generator(config, evaluate.EvalOptions(
+        workdir=a.workdir, checkpoint=a.checkpoint, per_task=a.per_task,
+        num_videos=a.num_videos, baseline=False))
+    rows = []
+    print("| scale | GenEval overall | colours | single | two | counting | position | "
+          "colour attr | motion direction | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for scale in [float(s) for s in a.scales.split(",")]:
+        t0 = time.time()
+        g = evaluate.run_geneval(gen, guidance=scale)[0]
+        v = evaluate.run_vbench(gen, guidance=scale)[0]
+        row = dict(scale=scale, overall=g["overall"], colors=g["colors"],
+                   single=g["single_object"], two=g["two_object"], counting=g["counting"],
+                   position=g["position"], color_attr=g["color_attr"],
+                   motion_direction=v.get("motion_direction"), seconds=time.time() - t0)
+        rows.append(row)
+        print("| " + " | ".join(f"{x:.3g}" if isinstance(x, float) else str(x)
+                                for x in row.values()) + " |", flush=True)
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
