@@ -70,8 +70,13 @@ def _check_layout(meta):
     h, w, f = meta["height"], meta["width"], meta["num_frames"]
     boxes = np.asarray(meta["boxes"])  # [F, n, 4]
     assert boxes.shape == (f, meta["count"], 4) and meta["count"] == len(meta["objects"])
-    assert (boxes[..., :2] >= 1).all()
-    assert (boxes[..., 2] <= w - 1).all() and (boxes[..., 3] <= h - 1).all()
+    assert (boxes[..., :2] >= 0).all()
+    assert (boxes[..., 2] <= w).all() and (boxes[..., 3] <= h).all()
+    # Every fourth frame (the last pixel frame of each latent frame) has all box edges on
+    # the lattice: 4 px at 64x64, 2 px at 32x32.
+    lattice = shapes.lattice_for(h, w)
+    assert lattice == {64: 4, 32: 2}.get(min(h, w), lattice)
+    assert (boxes[::4] % lattice == 0).all(), meta["caption"]
     for t in range(f):
         for i, j in itertools.combinations(range(meta["count"]), 2):
             a, b = boxes[t, i], boxes[t, j]
@@ -108,9 +113,12 @@ def test_layouts_motion_and_relations_hold_for_many_scenes():
 
 
 def test_bounce_reverses_at_the_border():
-    centers = shapes.trajectory([[10, 30]], [5], "left", 2, 64, 64, 9)
+    centers = shapes.trajectory([[11, 30]], [5], "left", 2, 64, 64, 9)
     xs = centers[:, 0, 0].tolist()
-    assert xs == [10, 8, 6, 8, 10, 12, 14, 16, 18]  # the box edge reaches x = 1, then back
+    assert xs == [11, 9, 7, 5, 7, 9, 11, 13, 15]  # the box edge reaches x = 0, then back
+    # Reflected, not clamped: an edge that would pass the border by 1 ends 1 inside.
+    xs = shapes.trajectory([[10, 30]], [5], "left", 2, 64, 64, 5)[:, 0, 0].tolist()
+    assert xs == [10, 8, 6, 6, 8]
     assert centers[:, 0, 1].tolist() == [30] * 9
 
 

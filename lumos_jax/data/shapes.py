@@ -39,7 +39,9 @@ PALETTE = {
 BACKGROUNDS = {"gray": (128, 128, 128), "black": (20, 20, 20), "white": (235, 235, 235)}
 SHAPES = ("circle", "square", "triangle")
 SIZES = ("small", "large")
-SIZE_FRACTION = {"small": 0.11, "large": 0.16}  # radius / min(height, width)
+# radius / min(height, width): 6 and 10 px at 64x64 (boxes of 12 and 20 px, whole
+# multiples of the lattice below), 3 and 5 px at 32x32.
+SIZE_FRACTION = {"small": 0.094, "large": 0.156}
 MOTIONS = ("static", "left", "right", "up", "down")
 RELATIONS = ("left of", "right of", "above", "below")
 TEXTURES = ("plain", "checker", "stripes")
@@ -57,7 +59,13 @@ PAN_SPEED = 0.5  # background texture pixels per frame ("slowly panning")
 # A moving scene travels in its stated direction for at least this fraction of
 # the clip before any bounce, so the first half of a clip shows the direction.
 _UNBOUNCED_FRACTION = 0.6
-_MARGIN = 1  # pixels kept free at the image border
+_MARGIN = 0  # pixels kept free at the image border
+# Object boxes start on a lattice of 4 px at 64x64 (scaled with the image; half of the
+# 8 px a token of the 4x8x8 tokenizer covers), and every motion moves a whole lattice
+# step per 4 frames, so on frames 0, 4, 8, ... every box edge is on the lattice. The
+# 1000-code tokenizer must then tell ~2 edge offsets per token axis apart, not 8: the
+# per-token patterns drop below its codebook size and reconstructions stay sharp.
+_LATTICE = 4
 
 
 def record_id(seed, split, index):
@@ -76,6 +84,21 @@ def example_rng(seed, split, index):
 def radius_for(size, height, width):
     """Object radius in pixels for a size name at this resolution."""
     return max(3, int(round(SIZE_FRACTION[size] * min(height, width))))
+
+
+def lattice_for(height, width):
+    """Pixel step of the lattice object boxes start on: 4 px at 64x64, 2 at 32x32. It
+    divides both box sizes and the 4-frame travel of the slowest motion, so boxes stay
+    on it every fourth frame (a coarser one where the image size makes these disagree)."""
+    unit = max(1, int(round(min(height, width) / 64.0)))  # px per frame, as in _layout
+    sides = [2 * radius_for(z, height, width) for z in SIZES]
+    return math.gcd(_LATTICE * unit, *sides)
+
+
+def _on_lattice(rng, lo, hi, step):
+    """A random multiple of `step` in [lo, hi], or None if there is none."""
+    first, last = -(-lo // step), hi // step
+    return None if first > last else int(rng.integers(first, last + 1)) * step
 
 
 # ------------------------------------------------------------------ scene specs
@@ -176,11 +199,12 @@ def _separated(c, r, centers, radii, gap):
     return True
 
 
-def _place(rng, radii, relation, width, height, gap, tries=300):
+def _place(rng, radii, relation, width, height, gap, tries=300, lattice=1):
     """Integer centres [n, 2] (x, y) with every box inside a width x height canvas
     and `gap` apart; objects[0] stands `relation` to objects[1] if given, with
     the off-axis offset <= 0.3x the on-axis one (unambiguous under GenEval's
-    rule). Returns None when no layout was found."""
+    rule); box corners (centre - radius) are multiples of `lattice`. Returns None
+    when no layout was found."""
     if 2 * (max(radii) + _MARGIN) > min(width, height):
         return None
     # With a relation, object 0 is placed last, relative to object 1.
@@ -189,11 +213,13 @@ def _place(rng, radii, relation, width, height, gap, tries=300):
         placed = {}
         for i in order:
             if relation and i == 0:
-                c = _relative_center(rng, relation, placed[1], radii, gap, width, height)
+                c = _relative_center(rng, relation, placed[1], radii, gap, width, height,
+                                     lattice)
             else:
                 r = radii[i]
-                c = (int(rng.integers(r + _MARGIN, width - r - _MARGIN + 1)),
-                     int(rng.integers(r + _MARGIN, height - r - _MARGIN + 1)))
+                x0 = _on_lattice(rng, _MARGIN, width - 2 * r - _MARGIN, lattice)
+                y0 = _on_lattice(rng, _MARGIN, height - 2 * r - _MARGIN, lattice)
+                c = None if x0 is None or y0 is None else (x0 + r, y0 + r)
             if c is None or not _separated(c, radii[i], list(placed.values()),
                                            [radii[j] for j in placed], gap):
                 break
@@ -203,12 +229,22 @@ def _place(rng, radii, relation, width, height, gap, tries=300):
     return None
 
 
-def _relative_center(rng, relation, anchor, radii, gap, width, height):
-    """Centre of object 0 standing `relation` to an anchor centre, or None if outside."""
+def _relative_center(rng, relation, anchor, radii, gap, width, height, lattice=1):
+    """Centre of object 0 standing `relation` to an anchor centre, or None if outside.
+    Offsets keep box corners on the lattice when the anchor's are."""
     axis, sign = _axis_sign(relation)
     min_d = radii[0] + radii[1] + gap
-    along = int(rng.integers(min_d, min_d + max(width, height) // 2 + 1))
-    across = int(rng.integers(-int(0.3 * along), int(0.3 * along) + 1))
+    # Object 0's corner (anchor corner + r1 +- offset - r0) is on the lattice iff each
+    # signed offset is congruent to r0 - r1 modulo the lattice.
+    d = (radii[0] - radii[1]) % lattice
+    want = (sign * d) % lattice
+    along = _on_lattice(rng, min_d - want, min_d + max(width, height) // 2 - want, lattice)
+    along = along + want
+    limit = int(0.3 * along)
+    across = _on_lattice(rng, -limit - d, limit - d, lattice)
+    if across is None:
+        return None
+    across += d
     c = [0, 0]
     c[axis] = anchor[axis] + sign * along
     c[1 - axis] = anchor[1 - axis] + across
@@ -248,6 +284,7 @@ def _layout(rng, spec, radii, width, height, num_frames, scale):
     falls back to slower motion, then static, if it does not fit."""
     gap = max(3, int(round(3 * scale)))
     unit = max(1, int(round(scale)))  # 1 px/frame at 64 px, scaled with the image
+    lattice = lattice_for(height, width)
     if spec["motion"] == "static" or num_frames == 1:
         speeds = [0]
     else:  # 1 or 2 units; if that does not fit, 1 unit, then static
@@ -255,10 +292,12 @@ def _layout(rng, spec, radii, width, height, num_frames, scale):
     for speed in speeds:
         motion = spec["motion"] if speed else "static"
         need = speed * math.ceil(_UNBOUNCED_FRACTION * (num_frames - 1)) if speed else 0
+        need = -(-need // lattice) * lattice  # keeps the shifted start on the lattice
         axis, sign = _axis_sign(motion) if speed else (0, 1)
         size = [width, height]
         size[axis] -= need
-        start = _place(rng, radii, spec.get("relation"), size[0], size[1], gap)
+        start = _place(rng, radii, spec.get("relation"), size[0], size[1], gap,
+                       lattice=lattice)
         if start is not None:
             if sign < 0:
                 start[:, axis] += need  # room lies on the side it moves towards
