@@ -48,9 +48,18 @@ def tokenizer_stage(workdir, steps):
 
 def records_stage(data_dir, tokenizer_ckpt, num_train, num_val, text_tokenizer=""):
     from lumos_jax.data import prepare
+    from lumos_jax.data import prepare_visual
+    sha = prepare_visual.load_visual_tokenizer(tokenizer_ckpt)[1]["params_sha256"]
     for split, num in (("train", num_train), ("validation", num_val)):
         manifest = os.path.join(data_dir, f"manifest-{split}.json")
         if os.path.exists(manifest):
+            with open(manifest) as f:
+                made_by = json.load(f).get("visual_tokenizer", {})
+            if made_by.get("params_sha256") != sha:
+                raise ValueError(
+                    f"{manifest}: these token records were made with the visual tokenizer "
+                    f"{made_by.get('checkpoint')}, not {tokenizer_ckpt}; use a new --workdir "
+                    f"(or delete {data_dir} and the t2v run trained on it)")
             print(f"token records for {split} already in {data_dir}")
             continue
         prepare.run(prepare.Options(out=data_dir, tokenizer_ckpt=tokenizer_ckpt,
