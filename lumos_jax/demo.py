@@ -16,6 +16,7 @@ sample -> evaluate.
 from __future__ import annotations
 
 import json
+import logging as pylogging
 import os
 import time
 
@@ -98,8 +99,30 @@ def demo_config(data_dir, tokenizer_ckpt, steps, init_from="", lr=0.0):
     return c
 
 
+class _ProgressOnly(pylogging.Filter):
+    """Lets through warnings, and INFO from this package (prepare shards, training
+    metrics via clu's logging writer, evaluation batches): progress without the
+    libraries' INFO chatter (Orbax, XLA, Grain)."""
+
+    def filter(self, record):
+        path = record.pathname.replace(os.sep, "/")
+        return (record.levelno >= pylogging.WARNING or "/lumos_jax/" in path
+                or path.endswith("clu/metric_writers/logging_writer.py"))
+
+
+def _show_progress():
+    logging.set_verbosity(logging.INFO)
+    handler = logging.get_absl_handler()
+    handler.addFilter(_ProgressOnly())
+    pylogging.getLogger("lumos_jax").setLevel(pylogging.INFO)
+    root = pylogging.getLogger()
+    if handler not in root.handlers:  # python loggers (lumos_jax.prepare) reach it too
+        root.addHandler(handler)
+
+
 def main(argv):
     del argv
+    _show_progress()
     F = flags.FLAGS
     workdir = os.path.abspath(os.path.expanduser(F.workdir))
     os.makedirs(workdir, exist_ok=True)
@@ -155,6 +178,5 @@ def _define_flags():
 
 
 if __name__ == "__main__":
-    logging.set_verbosity(logging.WARNING)
     _define_flags()
     app.run(main)

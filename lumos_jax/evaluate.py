@@ -89,6 +89,8 @@ class Generator:
                                       jax.random.key(seed + i), vocab=self.vocab,
                                       mesh=self.mesh, first_frames=first)
             self.seconds += time.perf_counter() - t0
+            logging.info("sampled %d/%d (%d frames each), %.0f s of sampling so far",
+                         i + len(chunk), len(captions), settings.frames, self.seconds)
             video = run_tokenizer(self.tokenizer, "decode", codes[:len(chunk)])
             out.append(video_io.to_uint8(video))
         return np.concatenate(out)

@@ -61,3 +61,17 @@ def test_demo_refuses_token_records_of_another_tokenizer(tmp_path):
         (data / f"manifest-{split}.json").write_text(json.dumps(
             {"visual_tokenizer": {"params_sha256": sha}}))
     assert demo.records_stage(str(data), str(tmp_path / "tok"), 4, 4) == str(data)
+
+
+def test_demo_progress_filter_keeps_package_info_and_warnings():
+    import logging
+
+    from lumos_jax import demo
+    f = demo._ProgressOnly()
+
+    def rec(path, level=logging.INFO):
+        return logging.LogRecord("x", level, path, 1, "m", None, None)
+    assert f.filter(rec("/site/lumos_jax/data/prepare.py"))
+    assert f.filter(rec("/site/clu/metric_writers/logging_writer.py"))  # train metrics
+    assert not f.filter(rec("/site/orbax/checkpoint/checkpoint_manager.py"))
+    assert f.filter(rec("/site/orbax/checkpoint/checkpoint_manager.py", logging.WARNING))
