@@ -51,6 +51,8 @@ def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
   # tiny share of the plain L1 + L2 and the tokenizer learns to drop them. 0 = plain L1+L2.
   c.fg_weight = 0.0
   c.fg_threshold = 0.3
+  # Gradient difference loss (train.edge_loss) weight: keeps edges sharp; 0 = off.
+  c.edge_weight = 0.0
 
   # Logging, evaluation, checkpoints.
   c.log_every = 25

@@ -99,6 +99,17 @@ def test_checkpoint_without_record_needs_a_name(tmp_path):
   assert prepare_visual.resolve_config(str(tmp_path), "tiny")[1] == "tiny"
 
 
+def test_edge_loss_by_hand():
+  # One 2x3 frame, 1 channel. video rows [0 0 1], [0 0 1]; recon rows [0 .5 1], [0 0 1].
+  # x-differences: video [0 1],[0 1]; recon [.5 .5],[0 1] -> |d| = .5 .5 0 0 -> mean .25.
+  # y-differences: video [0 0 0]; recon [0 -.5 0] -> |d| = 0 .5 0 -> mean 1/6.
+  video = np.array([[0, 0, 1], [0, 0, 1]], np.float32).reshape(1, 1, 2, 3, 1)
+  recon = np.array([[0, .5, 1], [0, 0, 1]], np.float32).reshape(1, 1, 2, 3, 1)
+  np.testing.assert_allclose(float(train.edge_loss(recon, video)), 0.25 + 1 / 6, rtol=1e-6)
+  # A constant offset (a colour shift) has the same differences: no edge loss.
+  assert float(train.edge_loss(video + 0.3, video)) < 1e-6
+
+
 def test_foreground_weighted_reconstruction_losses():
   # One frame of 5 pixels (1 channel): the median (background) is -1; only the last pixel
   # differs by more than the threshold 0.3 (the 4th differs by 0.2: texture, not object).
