@@ -15,8 +15,11 @@ import json
 import os
 import sys
 
+import jax
 import numpy as np
 import orbax.checkpoint as ocp
+
+from lumos_jax.checkpoint import restore_params
 
 INFO_FILE = "export_info.json"
 
@@ -32,18 +35,10 @@ def export_params(step_dir: str, out: str, note: str = "") -> dict:
     out = os.path.abspath(os.path.expanduser(out))
     if os.path.exists(out):
         raise FileExistsError(f"--out={out} exists; remove it first")
-    # Host numpy restore: the exported tree does not depend on the mesh it was trained on.
-    meta = ocp.PyTreeCheckpointer().metadata(state_dir)
-    tree = getattr(meta, "item_metadata", None) or getattr(meta, "tree", None) or meta
-    params_meta = tree["params"] if "params" in tree else tree
-    import jax  # pylint: disable=import-outside-toplevel
-    target = jax.tree.map(lambda m: np.zeros(m.shape, m.dtype), dict(params_meta))
-    restored = ocp.PyTreeCheckpointer().restore(state_dir, args=ocp.args.PyTreeRestore(
-        item={"params": target},
-        restore_args=jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray),
-                                  {"params": target}),
-        partial_restore=True))
-    params = restored["params"]
+    # Host numpy targets: the exported tree does not depend on the mesh it was trained on.
+    tree = ocp.PyTreeCheckpointer().metadata(state_dir).item_metadata["params"]
+    target = jax.tree.map(lambda m: np.zeros(m.shape, m.dtype), dict(tree))
+    params = restore_params(step_dir, target)
     ckptr = ocp.StandardCheckpointer()
     ckptr.save(out, params)
     ckptr.wait_until_finished()
