@@ -50,12 +50,14 @@ def tokenizer_stage(workdir, steps):
 def records_stage(data_dir, tokenizer_ckpt, num_train, num_val, text_tokenizer=""):
     from lumos_jax.data import prepare
     from lumos_jax.data import prepare_visual
-    sha = prepare_visual.load_visual_tokenizer(tokenizer_ckpt)[1]["params_sha256"]
+    sha = None  # of the tokenizer's params; computed only if there are records to check
     for split, num in (("train", num_train), ("validation", num_val)):
         manifest = os.path.join(data_dir, f"manifest-{split}.json")
         if os.path.exists(manifest):
             with open(manifest) as f:
                 made_by = json.load(f).get("visual_tokenizer", {})
+            if sha is None:
+                sha = prepare_visual.load_visual_tokenizer(tokenizer_ckpt)[1]["params_sha256"]
             if made_by.get("params_sha256") != sha:
                 raise ValueError(
                     f"{manifest}: these token records were made with the visual tokenizer "

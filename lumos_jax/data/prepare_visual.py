@@ -38,10 +38,9 @@ def write_tokenizer_config(workdir: str, cfg: tokenizer_config.TokenizerConfig) 
     return path
 
 
-def recorded_config(step_dir: str) -> tuple[tokenizer_config.TokenizerConfig | None, str]:
-    """(TokenizerConfig, path) recorded by the trainer for a step dir of
-    WORKDIR/checkpoints/STEP, or (None, where it was looked for)."""
-    workdir = os.path.dirname(os.path.dirname(step_dir))
+def recorded_config(workdir: str) -> tuple[tokenizer_config.TokenizerConfig | None, str]:
+    """(TokenizerConfig, path) the trainer recorded in its workdir, or (None, where it
+    was looked for)."""
     path = os.path.join(workdir, CONFIG_FILE)
     if not os.path.isfile(path):
         return None, path
@@ -60,7 +59,7 @@ def resolve_config(ckpt: str, spec=None) -> tuple[tokenizer_config.TokenizerConf
     the record when there is one.
     """
     step_dir, _ = resolve_step_dir(ckpt)
-    recorded, where = recorded_config(step_dir)
+    recorded, where = recorded_config(os.path.dirname(os.path.dirname(step_dir)))
     if not spec:
         if recorded is None:
             raise ValueError(f"--tokenizer_ckpt={ckpt}: no {where} records the architecture; "

@@ -16,7 +16,6 @@ from flax import nnx
 from lumos_jax import layout
 from lumos_jax.checkpoint import restore_params
 from lumos_jax.tokenizer import model as tok_model
-from lumos_jax.tokenizer.config import TokenizerConfig
 
 
 # ----------------------------------------------------------------------- decoder params
@@ -73,26 +72,28 @@ def load_visual_tokenizer(path: str, preset_or_cfg, vocab: layout.Vocab):
     preset_or_cfg: a preset name, TokenizerConfig, or '' for the architecture the
     tokenizer trainer recorded in its workdir (a .safetensors file needs a name).
     """
-    from lumos_jax.tokenizer import config as tok_config, convert_cosmos
+    from lumos_jax.tokenizer import convert_cosmos
     from lumos_jax.data import prepare_visual  # the one reader of tokenizer checkpoints
     if not path:
         raise ValueError("no visual tokenizer: pass --tokenizer_ckpt=DIR (or set "
                          "config.sampling.tokenizer_ckpt)")
     path = os.path.abspath(os.path.expanduser(path))
-    safetensors = path.endswith(".safetensors")
-    if safetensors:
-        if not preset_or_cfg:
-            raise ValueError(f"{path}: a .safetensors tokenizer records no architecture; "
-                             f"set config.sampling.tokenizer_preset (e.g. dv4x8x8)")
-        cfg = (preset_or_cfg if isinstance(preset_or_cfg, TokenizerConfig)
-               else tok_config.get(preset_or_cfg))
-    else:
-        cfg = prepare_visual.resolve_config(path, preset_or_cfg)[0]
-    if cfg.codebook_size != vocab.visual_size:
-        raise ValueError(f"the visual tokenizer {path} has {cfg.codebook_size} codes but the "
-                         f"vocabulary has {vocab.visual_size} visual ids (config.vocab)")
-    if not safetensors:
-        return prepare_visual.load_visual_tokenizer(path, cfg)[0]
+
+    def check_codes(cfg):
+        if cfg.codebook_size != vocab.visual_size:
+            raise ValueError(f"the visual tokenizer {path} has {cfg.codebook_size} codes but "
+                             f"the vocabulary has {vocab.visual_size} visual ids "
+                             f"(config.vocab)")
+
+    if not path.endswith(".safetensors"):
+        model = prepare_visual.load_visual_tokenizer(path, preset_or_cfg or None)[0]
+        check_codes(model.cfg)
+        return model
+    if not preset_or_cfg:
+        raise ValueError(f"{path}: a .safetensors tokenizer records no architecture; "
+                         f"set config.sampling.tokenizer_preset (e.g. dv4x8x8)")
+    cfg = prepare_visual.tokenizer_config_from(preset_or_cfg)
+    check_codes(cfg)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"--tokenizer_ckpt={path!r}: no such file")
     graphdef, abstract = tok_model.abstract_model(cfg)

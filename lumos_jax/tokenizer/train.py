@@ -177,7 +177,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   # --- Model and optimizer.
   cfg = TokenizerConfig.from_dict(config.model)
   # Loaders read the architecture from this record; resuming with another one is refused.
-  recorded, where = prepare_visual.recorded_config(os.path.join(workdir, "checkpoints", "0"))
+  recorded, where = prepare_visual.recorded_config(workdir)
   if recorded is not None and recorded != cfg:
     raise ValueError(f"{where} records another architecture than config.model; use a new "
                      f"--workdir or the recorded config")
