@@ -3,9 +3,11 @@
 
   python benchmarks/mfu.py                         # tiny-width model, CPU
   python benchmarks/mfu.py --embed=512 --layers=8 --seq=2048 --batch=4 --dtype=bfloat16
+  python benchmarks/mfu.py --preset=0.5b --seq=4096 --batch=8 --dtype=bfloat16 \
+      --attention=cudnn --matmul=8192            # a paper-sized model on one GPU
 
-Peak: the best FLOP/s of a square matmul (same dtype as the model's compute) on all local
-devices. Step: the real jitted train step (Trainer.train_step) on full-length synthetic
+Peak: the best FLOP/s of a square matmul of random normal data (same dtype as the model's
+compute; constant data runs faster on GPUs and would flatter the peak) on one device. Step: the real jitted train step (Trainer.train_step) on full-length synthetic
 sequences laid out by lumos_jax.layout; model FLOPs per token from
 `train_step.model_flops_per_token` (6 x matmul params + attention).
 """
@@ -16,6 +18,8 @@ import sys
 import time
 
 P = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+P.add_argument("--preset", default="", help="model preset (tiny, 0.5b, 1b, 3.6b) with its "
+               "own vocabulary; overrides --embed/--layers/--heads/--mlp")
 P.add_argument("--embed", type=int, default=256)
 P.add_argument("--layers", type=int, default=4)
 P.add_argument("--heads", type=int, default=4)
@@ -39,13 +43,15 @@ from lumos_jax.train_step import Trainer, model_flops_per_token  # noqa: E402
 
 
 def matmul_peak(n, dtype, reps=10):
-    a = jnp.ones((n, n), dtype)
+    ka, kb = jax.random.split(jax.random.key(0))
+    a = jax.random.normal(ka, (n, n), dtype)
+    b = jax.random.normal(kb, (n, n), dtype)
     f = jax.jit(lambda x, y: x @ y)
-    f(a, a).block_until_ready()
+    f(a, b).block_until_ready()
     best = float("inf")
     for _ in range(reps):
         t = time.perf_counter()
-        f(a, a).block_until_ready()
+        f(a, b).block_until_ready()
         best = min(best, time.perf_counter() - t)
     return 2 * n ** 3 / best
 
@@ -68,11 +74,12 @@ def synthetic_batch(vocab, batch, seq, rng):
 
 
 def main():
-    c = config_lib.experiment("t2v", "tiny")
-    c.model.update(embed_dim=ARGS.embed, num_layers=ARGS.layers, num_heads=ARGS.heads,
-                   num_kv_heads=ARGS.heads, head_dim=ARGS.embed // ARGS.heads,
-                   mlp_dim=ARGS.mlp, dtype=ARGS.dtype, attention=ARGS.attention,
-                   remat=ARGS.remat)
+    c = config_lib.experiment("t2v", ARGS.preset or "tiny")
+    if not ARGS.preset:
+        c.model.update(embed_dim=ARGS.embed, num_layers=ARGS.layers, num_heads=ARGS.heads,
+                       num_kv_heads=ARGS.heads, head_dim=ARGS.embed // ARGS.heads,
+                       mlp_dim=ARGS.mlp)
+    c.model.update(dtype=ARGS.dtype, attention=ARGS.attention, remat=ARGS.remat)
     mesh = parallel.make_mesh((-1, 1, 1))
     trainer = Trainer(c, mesh)
     vocab = layout.vocab_from_config(c.vocab)
@@ -94,9 +101,12 @@ def main():
     step_s = float(np.median(times))
     tokens = ARGS.batch * ARGS.seq
     flops = model_flops_per_token(trainer.model_cfg, ARGS.seq) * tokens
-    peak = matmul_peak(ARGS.matmul, jnp.dtype(ARGS.dtype)) * 1  # one matmul uses all cores
+    peak = matmul_peak(ARGS.matmul, jnp.dtype(ARGS.dtype))  # one device; CPU: all its cores
+    loss = float(m["loss"]) if "loss" in m else float("nan")
+    mc = trainer.model_cfg
     achieved = flops / step_s
-    print(f"model: E={ARGS.embed} L={ARGS.layers} H={ARGS.heads} F={ARGS.mlp} "
+    print(f"model: {ARGS.preset or 'custom'} E={mc.embed_dim} L={mc.num_layers} "
+          f"H={mc.num_heads}/{mc.num_kv_heads} F={mc.mlp_dim} V={mc.vocab_size} "
           f"dtype={ARGS.dtype} attention={ARGS.attention} remat={ARGS.remat}")
     print(f"batch {ARGS.batch} x {ARGS.seq} tokens on {len(jax.devices())} device(s) "
           f"({jax.devices()[0].platform})")
@@ -107,7 +117,9 @@ def main():
     print(f"{'matmul peak (measured)':<28}{peak / 1e9:10.2f} GFLOP/s  ({ARGS.matmul}^3 "
           f"{ARGS.dtype})")
     print(f"{'MFU':<28}{achieved / peak:10.1%}")
-    print(json.dumps({"step_s": round(step_s, 4), "tokens_per_s": round(tokens / step_s, 1),
+    print(f"{'loss (last step)':<28}{loss:10.4f}")
+    print(json.dumps({"preset": ARGS.preset or None, "attention": ARGS.attention,
+                      "loss": round(loss, 4), "step_s": round(step_s, 4), "tokens_per_s": round(tokens / step_s, 1),
                       "achieved_gflops": round(achieved / 1e9, 2),
                       "peak_gflops": round(peak / 1e9, 2), "mfu": round(achieved / peak, 4)}))
 

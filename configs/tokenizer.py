@@ -21,6 +21,9 @@ def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
     raise ValueError(f"configs/tokenizer.py:{arg}: choose one of {choices}")
   c = ml_collections.ConfigDict()
   c.seed = 0
+  # Start a new run from the params of a trained tokenizer (workdir or checkpoints/N of
+  # the same architecture); the optimizer starts fresh. Ignored when workdir resumes.
+  c.init_from = ""
   c.fast_compile = False  # True: XLA opt level 0 (CPU smoke tests compile ~2x faster)
   c.model = tokenizer_config.get(RECIPES.get(arg, arg)).to_dict()
 

@@ -79,7 +79,26 @@ def resolve_init(init_from):
     return os.path.abspath(os.path.expanduser(init_from)) if init_from else ""
 
 
-def demo_config(data_dir, tokenizer_ckpt, steps, init_from="", lr=0.0):
+def check_params_tokenizer(init_from, tokenizer_ckpt):
+    """Refuses t2v params trained on the tokens of another visual tokenizer: their
+    export_info.json (lumos_jax.export) names the one their training records came from."""
+    info_file = os.path.join(init_from, "export_info.json")
+    if not os.path.isfile(info_file):
+        return
+    with open(info_file) as f:
+        made_by = json.load(f).get("visual_tokenizer", {})
+    if not made_by.get("params_sha256"):
+        return
+    from lumos_jax.data import prepare_visual
+    sha = prepare_visual.load_visual_tokenizer(tokenizer_ckpt)[1]["params_sha256"]
+    if sha != made_by["params_sha256"]:
+        raise ValueError(
+            f"{init_from} was trained on tokens of the visual tokenizer {made_by.get('id')} "
+            f"({made_by.get('checkpoint')}), not of {tokenizer_ckpt} "
+            f"({sha[:16]}): use that tokenizer, or --init_from='' to train from scratch")
+
+
+def demo_config(data_dir, tokenizer_ckpt, steps, init_from="", lr=0.0, batch_size=0):
     from lumos_jax import config_lib
     c = config_lib.experiment("t2v", "tiny")
     c.data.streams.video.sources = f"array_record:{data_dir}/video-train-*.array_record"
@@ -98,6 +117,8 @@ def demo_config(data_dir, tokenizer_ckpt, steps, init_from="", lr=0.0):
         c.optim.update(lr=1e-4, warmup_steps=min(10, steps), schedule="constant")
     if lr > 0:
         c.optim.lr = lr
+    if batch_size > 0:
+        c.data.batch_size = batch_size
     return c
 
 
@@ -132,6 +153,8 @@ def main(argv):
     _stage("1/4 visual tokenizer")
     tok = F.tokenizer_ckpt or tokenizer_stage(workdir, F.tokenizer_steps)
     init_from = resolve_init(F.init_from)
+    if init_from:
+        check_params_tokenizer(init_from, tok)
     _stage("2/4 ShapesMotion token records")
     # Continuing trained parameters for a few steps needs fewer records than training.
     num_train = F.num_train if F.num_train > 0 else (1024 if init_from else 4096)
@@ -142,11 +165,15 @@ def main(argv):
                              text_json)
     _stage("3/4 train the tiny text-to-video model")
     steps = F.train_steps if F.train_steps >= 0 else (100 if init_from else 600)
-    config = demo_config(data_dir, tok, steps, init_from, F.lr)
+    config = demo_config(data_dir, tok, steps, init_from, F.lr, F.batch_size)
     print(f"{'continuing ' + init_from if init_from else 'from scratch'}: {steps} steps, "
-          f"lr {config.optim.lr:g} ({config.optim.schedule})")
+          f"batch {config.data.batch_size}, lr {config.optim.lr:g} ({config.optim.schedule})")
     from lumos_jax import train
     train.run(config, os.path.join(workdir, "t2v"))
+    if not F.evaluate:
+        print(json.dumps({"minutes": round((time.time() - t0) / 60, 1), "train_steps": steps,
+                          "t2v": os.path.join(workdir, "t2v")}))
+        return
     _stage("4/4 sample and evaluate")
     from lumos_jax import evaluate
     r = evaluate.evaluate(config, evaluate.EvalOptions(workdir=os.path.join(workdir, "t2v"),
@@ -173,6 +200,8 @@ def _define_flags():
                         "if present, else scratch), '' (scratch) or a params/checkpoint dir.")
     flags.DEFINE_integer("train_steps", -1, "Steps of the t2v model; -1: 100 from given "
                          "parameters, 600 from scratch.")
+    flags.DEFINE_integer("batch_size", 0, "t2v batch size; 0: the tiny config's (16).")
+    flags.DEFINE_bool("evaluate", True, "Run stage 4 (sample and evaluate).")
     flags.DEFINE_float("lr", 0.0, "Peak learning rate; 0: 1e-3 (cosine) from scratch, "
                        "1e-4 (constant) when continuing given parameters.")
     flags.DEFINE_integer("per_task", 6, "mini-GenEval prompts per task.")

@@ -24,6 +24,25 @@ from lumos_jax.checkpoint import restore_params
 INFO_FILE = "export_info.json"
 
 
+def records_tokenizers(config: dict) -> dict:
+    """The visual and text tokenizers the run's training records were made with (from the
+    lumos_jax.prepare manifest beside the first array_record source), so that whoever
+    continues these params can check they feed the same tokens; {} when not found."""
+    streams = config.get("data", {}).get("streams", {})
+    for stream in streams.values():
+        spec = (stream or {}).get("sources", "")
+        for one in spec.split(","):
+            kind, _, pattern = one.partition(":")
+            if kind != "array_record":
+                continue
+            manifest = os.path.join(os.path.dirname(pattern), "manifest-train.json")
+            if os.path.isfile(manifest):
+                with open(manifest) as f:
+                    m = json.load(f)
+                return {k: m[k] for k in ("visual_tokenizer", "text_tokenizer") if k in m}
+    return {}
+
+
 def export_params(step_dir: str, out: str, note: str = "") -> dict:
     """Writes the params of train checkpoint `step_dir` to `out`; returns the info dict
     (source, step, parameter count) also written next to them as export_info.json."""
@@ -49,7 +68,9 @@ def export_params(step_dir: str, out: str, note: str = "") -> dict:
     workdir_config = os.path.join(os.path.dirname(os.path.dirname(step_dir)), "config.json")
     if os.path.isfile(workdir_config):
         with open(workdir_config) as f:
-            info["model"] = json.load(f).get("model")
+            config = json.load(f)
+        info["model"] = config.get("model")
+        info.update(records_tokenizers(config))
     with open(os.path.join(out, INFO_FILE), "w") as f:
         json.dump(info, f, indent=1, sort_keys=True)
     return info

@@ -16,7 +16,6 @@ import time
 
 import jax
 from absl import app, flags, logging
-from clu import periodic_actions
 from ml_collections import config_flags
 
 from lumos_jax import checkpoint as ckpt_lib
@@ -95,8 +94,7 @@ def run(config, workdir: str, *, crash_after: int | None = None) -> int:
     # ------------------------------------------------------------------------ loop
     preempted = {"flag": False}
     signal.signal(signal.SIGTERM, lambda *_: preempted.update(flag=True))
-    report = periodic_actions.ReportProgress(num_train_steps=config.train.steps,
-                                             writer=writer if is_chief else None)
+    report = metrics_io.progress_reporter(config.train.steps, writer if is_chief else None)
     pending = None  # (step, device metrics, step seconds): fetched one step late
     t_last = time.perf_counter()
     step = start

@@ -27,6 +27,8 @@ def test_demo_config_from_scratch_and_from_parameters(tmp_path):
     # A trained model continues at its final learning rate, not a re-warmed 1e-3.
     assert tuned.optim.lr == 1e-4 and tuned.optim.schedule == "constant"
     assert demo.demo_config(str(tmp_path), "TOK", 100, lr=2e-3).optim.lr == 2e-3
+    assert demo.demo_config(str(tmp_path), "TOK", 100, batch_size=64).data.batch_size == 64
+    assert scratch.data.batch_size == 16
     assert demo.resolve_init("") == ""
     assert demo.resolve_init(str(tmp_path)) == str(tmp_path)
 
@@ -61,6 +63,16 @@ def test_demo_refuses_token_records_of_another_tokenizer(tmp_path):
         (data / f"manifest-{split}.json").write_text(json.dumps(
             {"visual_tokenizer": {"params_sha256": sha}}))
     assert demo.records_stage(str(data), str(tmp_path / "tok"), 4, 4) == str(data)
+    # Given t2v params name the tokenizer their records came from (export_info.json).
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "export_info.json").write_text(json.dumps(
+        {"visual_tokenizer": {"params_sha256": "1" * 64, "id": "small:111"}}))
+    with pytest.raises(ValueError, match="tokens of the visual tokenizer small:111"):
+        demo.check_params_tokenizer(str(params), str(tmp_path / "tok"))
+    (params / "export_info.json").write_text(json.dumps(
+        {"visual_tokenizer": {"params_sha256": sha}}))
+    demo.check_params_tokenizer(str(params), str(tmp_path / "tok"))  # the same: accepted
 
 
 def test_demo_progress_filter_keeps_package_info_and_warnings():
@@ -75,3 +87,19 @@ def test_demo_progress_filter_keeps_package_info_and_warnings():
     assert f.filter(rec("/site/clu/metric_writers/logging_writer.py"))  # train metrics
     assert not f.filter(rec("/site/orbax/checkpoint/checkpoint_manager.py"))
     assert f.filter(rec("/site/orbax/checkpoint/checkpoint_manager.py", logging.WARNING))
+
+
+def test_export_records_the_tokenizers_of_the_training_records(tmp_path):
+    import json
+
+    from lumos_jax import export
+    (tmp_path / "manifest-train.json").write_text(json.dumps(
+        {"visual_tokenizer": {"params_sha256": "ab" * 32, "id": "small:abab"},
+         "text_tokenizer": {"sha256": "cd" * 32}, "counts": {"records": 4}}))
+    config = {"data": {"streams": {
+        "video": {"sources": f"lumos_pkl:/x.pkl,array_record:{tmp_path}/video-train-*"},
+        "image": {"sources": ""}}}}
+    assert export.records_tokenizers(config) == {
+        "visual_tokenizer": {"params_sha256": "ab" * 32, "id": "small:abab"},
+        "text_tokenizer": {"sha256": "cd" * 32}}
+    assert export.records_tokenizers({"data": {"streams": {}}}) == {}

@@ -125,3 +125,29 @@ def test_foreground_weighted_reconstruction_losses():
   l1, l2 = train.reconstruction_losses(recon, video, fg_weight=3.0, fg_threshold=0.3)
   np.testing.assert_allclose([l1, l2], [0.6, 0.3], rtol=1e-6)
   assert _get_config("tiny").fg_weight == 0.0  # plain L1 + L2 unless asked for
+
+
+def test_init_from_starts_a_new_run_from_trained_params(tmp_path):
+  c = _get_config("tiny")
+  c.data.update(num_frames=5, height=16, width=16, num_train_clips=4, num_eval_clips=2)
+  c.update(fast_compile=True, batch_size=2, steps=1, warmup_steps=1, log_every=1,
+           eval_every=1, ckpt_every=1, num_gifs=0)
+  src = str(tmp_path / "src")
+  train.train_and_evaluate(c, src)
+  # lr 0 and no weight decay: the new run's step-1 params must be the source's exactly,
+  # so they came from init_from (a fresh init with another seed would differ).
+  c.update(init_from=src, lr=0.0, weight_decay=0.0, seed=7)
+  dst = str(tmp_path / "dst")
+  assert train.train_and_evaluate(c, dst)["step"] == 1
+  _, a = prepare_visual.load_visual_tokenizer(src)
+  _, b = prepare_visual.load_visual_tokenizer(dst)
+  assert a["params_sha256"] == b["params_sha256"]
+  # Without init_from the same settings start elsewhere.
+  c.init_from = ""
+  train.train_and_evaluate(c, str(tmp_path / "fresh"))
+  assert prepare_visual.load_visual_tokenizer(str(tmp_path / "fresh"))[1]["params_sha256"] \
+      != a["params_sha256"]
+  # Another architecture than config.model is refused, naming what differs.
+  c.update(init_from=src, model=_get_config("small").model)
+  with pytest.raises(ValueError, match="differ in .*channels"):
+    train.train_and_evaluate(c, str(tmp_path / "other"))

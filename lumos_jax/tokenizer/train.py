@@ -48,7 +48,11 @@ class MetricWriter:
     if importlib.util.find_spec("tensorboard") is None:
       logging.warning("tensorboard is not installed: writing metrics.jsonl only")
       return
-    from clu import metric_writers  # pylint: disable=g-import-not-at-top
+    try:
+      from clu import metric_writers  # pylint: disable=g-import-not-at-top
+    except ImportError as e:  # clu's metric_writers imports TensorFlow
+      logging.warning("no TensorBoard summaries (%s): writing metrics.jsonl only", e)
+      return
     self._clu = metric_writers.create_default_writer(workdir, asynchronous=False)
 
   def write_scalars(self, step: int, scalars: dict) -> None:
@@ -201,7 +205,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       loss = loss + edge_weight * edge_loss(recon, video)
     return loss, (l1, l2, codes)
 
-  def train_step(p, o, video):
+  def train_step(p, o, frames):
+    # uint8 travels to the device (4x fewer bytes than float32) and is scaled there.
+    video = frames.astype(jnp.float32) / 127.5 - 1.0
     (loss, (l1, l2, _)), grads = jax.value_and_grad(loss_fn, has_aux=True)(p, video)
     updates, o = tx.update(grads, o, p)
     metrics = {"train/loss": loss, "train/l1": l1, "train/l2": l2,
@@ -209,7 +215,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                "train/grad_norm": optax.tree.norm(grads)}
     return optax.apply_updates(p, updates), o, metrics
 
-  def eval_step(p, video):
+  def eval_step(p, frames):
+    video = frames.astype(jnp.float32) / 127.5 - 1.0
     m = nnx.merge(graphdef, unflatten_params(template, p))
     codes = m.encode(video)
     return m.decode(codes), codes
@@ -234,6 +241,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         opt_state=ocp.args.StandardRestore(jax.device_get(opt_state))))
     params, opt_state = restored["params"], restored["opt_state"]
     logging.info("resumed from step %d", step)
+  elif config.get("init_from", ""):
+    # A new run starting from trained parameters (fresh optimizer state, step 0); the
+    # loader refuses a checkpoint of another architecture than config.model.
+    start_model, info = prepare_visual.load_visual_tokenizer(config.init_from, cfg)
+    params = flatten_params(nnx.split(start_model, nnx.Param)[1])
+    logging.info("initialised from %s (step %s)", info["checkpoint"], info["step"])
   params, opt_state = jax.device_put((params, opt_state), replicated)
 
   def save(s):
@@ -247,8 +260,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   def evaluate(s) -> dict:
     psnrs, codes_seen, shown = [], set(), 0
     for i in range(0, n_eval, config.batch_size):
-      video = clips_lib.to_model_range(eval_clips[i:i + config.batch_size])
-      recon, codes = jax.device_get(eval_step(params, jax.device_put(video, batch_sharding)))
+      frames = eval_clips[i:i + config.batch_size]
+      video = clips_lib.to_model_range(frames)
+      recon, codes = jax.device_get(eval_step(params, jax.device_put(frames, batch_sharding)))
       psnrs.append(psnr(recon, video))
       codes_seen.update(np.unique(codes).tolist())
       if shown < config.num_gifs:
@@ -264,8 +278,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   last, pending, t0, start = {}, None, time.time(), step
   while step < config.steps:
     rng = np.random.default_rng([config.seed, step])
-    batch = clips_lib.to_model_range(
-        train_clips[rng.integers(0, len(train_clips), config.batch_size)])
+    batch = train_clips[rng.integers(0, len(train_clips), config.batch_size)]
     params, opt_state, metrics = train_step(params, opt_state,
                                             jax.device_put(batch, batch_sharding))
     step += 1
