@@ -148,11 +148,26 @@ def reconstruction_upper_bound(tokenizer, split="validation", num=24, seed=0,
             "detector_exact": float(np.mean(exact)), "frames_checked": len(exact)}
 
 
+def model_origin(init_from: str) -> dict | None:
+    """Where the evaluated run started: its config.init_from and, for a params export,
+    what export_info.json says of it (source step, note, tokenizers); None from scratch."""
+    if not init_from:
+        return None
+    origin = {"path": init_from}
+    info = os.path.join(init_from, "export_info.json")
+    if os.path.isfile(info):
+        with open(info) as f:
+            exported = json.load(f)
+        origin.update({k: exported[k] for k in ("step", "note") if k in exported})
+    return origin
+
+
 def evaluate(config, opts: EvalOptions) -> dict:
     out = opts.out or os.path.join(opts.workdir, "eval")
     os.makedirs(out, exist_ok=True)
     gen = Generator(config, opts)
-    results = {"checkpoint": gen.ckpt, "split": opts.split}
+    results = {"checkpoint": gen.ckpt, "split": opts.split,
+               "init_from": model_origin(config.get("init_from", ""))}
     g, images, image_caps = run_geneval(gen)
     v, videos, video_caps = run_vbench(gen)
     results.update(geneval=g, vbench=v)

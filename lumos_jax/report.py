@@ -55,6 +55,14 @@ def curves(metrics_path: str, out_png: str) -> bool:
     return True
 
 
+def origin_line(origin: dict) -> str:
+    """The report's sentence on where the evaluated run started (evaluate.model_origin)."""
+    detail = [f"step {origin['step']} of its own training"] if "step" in origin else []
+    detail += [origin["note"]] if origin.get("note") else []
+    return (f"The run started from `{origin['path']}`"
+            + (f" ({'; '.join(detail)})" if detail else "") + ", not from scratch.")
+
+
 def write(out, results, images, image_caps, videos, video_caps, config, metrics_path):
     video_io.write_png(os.path.join(out, "grid_images.png"), grid(images[:32]))
     video_io.write_png(os.path.join(out, "grid_videos.png"),
@@ -68,6 +76,8 @@ def write(out, results, images, image_caps, videos, video_caps, config, metrics_
           f"checkpoint: `{results['checkpoint']}`, prompts: ShapesMotion {results['split']} "
           f"split, sampling: {config.sampling.steps} steps, CFG {config.sampling.guidance}.",
           "Baseline: the same model with the prompt dropped (unconditional branch only).", ""]
+    if results.get("init_from"):
+        md += [origin_line(results["init_from"]), ""]
     if "tokenizer_upper_bound" in results:
         ub = results["tokenizer_upper_bound"]
         md += [f"Upper bound set by the visual tokenizer (detector on its reconstructions of "

@@ -23,3 +23,17 @@ def test_curves_plot_from_metrics_jsonl(tmp_path):
     assert report.curves(str(path), str(tmp_path / "c.png"))
     assert (tmp_path / "c.png").stat().st_size > 1000
     assert not report.curves(str(tmp_path / "missing.jsonl"), str(tmp_path / "d.png"))
+
+
+def test_the_report_says_where_the_run_started(tmp_path):
+    from lumos_jax import evaluate
+    assert evaluate.model_origin("") is None
+    (tmp_path / "export_info.json").write_text(json.dumps(
+        {"step": 4000, "note": "trained on one GPU", "num_params": 5}))
+    origin = evaluate.model_origin(str(tmp_path))
+    assert origin == {"path": str(tmp_path), "step": 4000, "note": "trained on one GPU"}
+    assert report.origin_line(origin) == (f"The run started from `{tmp_path}` (step 4000 of "
+                                          "its own training; trained on one GPU), not from "
+                                          "scratch.")
+    assert report.origin_line({"path": "/ckpt/7"}) == ("The run started from `/ckpt/7`, "
+                                                       "not from scratch.")
