@@ -1,12 +1,13 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
-"""mini-GenEval and T2V motion direction of one checkpoint at several CFG scales.
+"""mini-GenEval and T2V motion direction of one checkpoint at several CFG scales (and
+token-draw temperatures).
 
   python benchmarks/guidance_sweep.py --workdir=runs/demo/t2v --tokenizer_ckpt=DIR \
-      --text_tokenizer=runs/demo/tokens/tokenizer.json --scales=1,3,7,15
+      --text_tokenizer=runs/demo/tokens/tokenizer.json --scales=1,3,7,15 [--temperatures=1,0.5]
 
 The release's scales (15 video / 16 image) were tuned for 1-3.6B models; a small model's
 best scale can differ. Every scale samples the same prompts with the same seeds, so the
-rows differ by the scale alone. Prints a Markdown table and, last, one JSON line.
+rows differ by the settings alone. Prints a Markdown table and, last, one JSON line.
 """
 import argparse
 import json
@@ -26,6 +27,8 @@ def main():
     p.add_argument("--tokenizer_ckpt", required=True)
     p.add_argument("--text_tokenizer", required=True)
     p.add_argument("--scales", default="1,3,7,15")
+    p.add_argument("--temperatures", default="1.0",
+                   help="softmax temperatures of the token draw (config.sampling.temperature)")
     p.add_argument("--per_task", type=int, default=4)
     p.add_argument("--num_videos", type=int, default=12)
     a = p.parse_args()
@@ -36,14 +39,18 @@ def main():
         workdir=a.workdir, checkpoint=a.checkpoint, per_task=a.per_task,
         num_videos=a.num_videos, baseline=False))
     rows = []
-    print("| scale | GenEval overall | colours | single | two | counting | position | "
+    print("| scale | temperature | GenEval overall | colours | single | two | counting | "
+          "position | "
           "colour attr | motion direction | seconds |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for scale in [float(s) for s in a.scales.split(",")]:
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    pairs = [(float(s), float(t)) for t in a.temperatures.split(",")
+             for s in a.scales.split(",")]
+    for scale, temperature in pairs:
+        config.sampling.temperature = temperature
         t0 = time.time()
         g = evaluate.run_geneval(gen, guidance=scale)[0]
         v = evaluate.run_vbench(gen, guidance=scale)[0]
-        row = dict(scale=scale, overall=g["overall"], colors=g["colors"],
+        row = dict(scale=scale, temperature=temperature, overall=g["overall"], colors=g["colors"],
                    single=g["single_object"], two=g["two_object"], counting=g["counting"],
                    position=g["position"], color_attr=g["color_attr"],
                    motion_direction=v.get("motion_direction"), seconds=time.time() - t0)

@@ -7,7 +7,8 @@
       --attention=cudnn --matmul=8192            # a paper-sized model on one GPU
 
 Peak: the best FLOP/s of a square matmul of random normal data (same dtype as the model's
-compute; constant data runs faster on GPUs and would flatter the peak) on one device. Step: the real jitted train step (Trainer.train_step) on full-length synthetic
+compute; constant data runs faster on GPUs and would flatter the peak) on one device.
+Step: the real jitted train step (Trainer.train_step) on full-length synthetic
 sequences laid out by lumos_jax.layout; model FLOPs per token from
 `train_step.model_flops_per_token` (6 x matmul params + attention).
 """
@@ -119,7 +120,8 @@ def main():
     print(f"{'MFU':<28}{achieved / peak:10.1%}")
     print(f"{'loss (last step)':<28}{loss:10.4f}")
     print(json.dumps({"preset": ARGS.preset or None, "attention": ARGS.attention,
-                      "loss": round(loss, 4), "step_s": round(step_s, 4), "tokens_per_s": round(tokens / step_s, 1),
+                      "loss": round(loss, 4), "step_s": round(step_s, 4),
+                      "tokens_per_s": round(tokens / step_s, 1),
                       "achieved_gflops": round(achieved / 1e9, 2),
                       "peak_gflops": round(peak / 1e9, 2), "mfu": round(achieved / peak, 4)}))
 

@@ -101,7 +101,7 @@ def _reference_logits(model_fn, text, codes, f, with_text, length):
 def test_greedy_one_step_sampling_matches_an_independent_full_sequence_reference():
     """T = 1 and temperature 0: each frame is the argmax of g (cond - uncond) + uncond."""
     prompts = PROMPTS[:2]
-    kw = dict(steps=1, temperature=0.0, frames=5, duration=1)
+    kw = dict(steps=1, temperature=0.0, frames=5, duration=1, guidance=15.0)
     codes = sampling.generate(CFG, PARAMS, prompts, _config(**kw), 0, mesh=None)
     model = from_pure(CFG, PARAMS)
     model_fn = jax.jit(lambda t, p, s: model.logits(model(t, p, s)[0], visual_only=True))
