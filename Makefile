@@ -22,7 +22,10 @@ clean-venv:
 	rm -rf $(VENV)
 
 # The main job on the embedded default: tokenizer -> token records -> train -> sample -> evaluate.
+# On the CPU unless JAX_PLATFORMS says otherwise: the venv holds libtpu (for the mock-TPU
+# compile tests), whose failed TPU probe would otherwise print errors on machines without one.
+JAX_PLATFORMS ?= cpu
 demo: $(VENV)/.installed
-	$(PY) -m lumos_jax.demo --workdir=runs/demo
+	JAX_PLATFORMS=$(JAX_PLATFORMS) $(PY) -m lumos_jax.demo --workdir=runs/demo
 
 .PHONY: demo
