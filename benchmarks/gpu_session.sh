@@ -13,8 +13,8 @@
 #    if the cudnn step fails);
 # 3. the ShapesMotion visual tokenizer continued from assets/tokenizer_shapes at batch 64
 #    and constant lr for a fixed wall time, then the generation ceiling
-#    (benchmarks/tokenizer_upper_bound.py) of its last two checkpoints;
-# 4. the demo's t2v stage from scratch on the better of the two at batch 64 (no
+#    (benchmarks/tokenizer_upper_bound.py) of its last two checkpoints and the shipped one;
+# 4. the demo's t2v stage from scratch on the best of the three at batch 64 (no
 #    evaluation) and lumos_jax.export of its last checkpoint.
 # Every stage runs under its own time limit (TLIMIT multiplies them) and leaves what it
 # has in $OUT: report.txt (figures), logs.tgz, tokenizer.tgz, t2v.tgz. The t2v stage gets
@@ -67,7 +67,9 @@ timeout "$(lim 170)" $PY -m lumos_jax.tokenizer.train --config=configs/tokenizer
 grep "eval/psnr\|Error" "$L/tokenizer.txt" | tail -4 | tee -a "$R"
 grep "steps_per_s" "$L/tokenizer.txt" | tail -1 | tee -a "$R"
 best=""; best_score=-1
-for c in $(ls -d "$W"/tok/checkpoints/[0-9]* 2>/dev/null | sort -V | tail -2); do
+# Candidates: the shipped checkpoint and the run's last two; the detector picks.
+shipped=$(ls -d assets/tokenizer_shapes/checkpoints/[0-9]* 2>/dev/null | sort -V | tail -1)
+for c in $shipped $(ls -d "$W"/tok/checkpoints/[0-9]* 2>/dev/null | sort -V | tail -2); do
   [ -d "$c/params" ] || continue
   line=$(timeout "$(lim 40)" $PY benchmarks/tokenizer_upper_bound.py --tokenizer_ckpt="$c" \
     --num=48 2>&1 | grep '^{' | tail -1)
@@ -82,7 +84,7 @@ if [ -n "$best" ]; then
   mkdir -p "$W/tok_best/checkpoints"
   cp -r "$best" "$W/tok_best/checkpoints/"
   rm -rf "$W/tok_best/checkpoints/"*/opt_state
-  cp "$W/tok/tokenizer_config.json" "$W/tok/metrics.jsonl" "$W/tok_best/"
+  cp "$(dirname "$(dirname "$best")")"/{tokenizer_config.json,metrics.jsonl} "$W/tok_best/"
   (cd "$W" && tar czf "$OUT/tokenizer.tgz" tok_best)
 fi
 
