@@ -15,6 +15,7 @@ sample -> evaluate.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging as pylogging
 import os
@@ -47,18 +48,22 @@ def tokenizer_stage(workdir, steps):
     return out
 
 
+@functools.lru_cache(maxsize=4)
+def tokenizer_fingerprint(tokenizer_ckpt):
+    """sha256 of the visual tokenizer's params: loaded once per process, and only when
+    there are records or given params to check against it."""
+    from lumos_jax.data import prepare_visual
+    return prepare_visual.load_visual_tokenizer(tokenizer_ckpt)[1]["params_sha256"]
+
+
 def records_stage(data_dir, tokenizer_ckpt, num_train, num_val, text_tokenizer=""):
     from lumos_jax.data import prepare
-    from lumos_jax.data import prepare_visual
-    sha = None  # of the tokenizer's params; computed only if there are records to check
     for split, num in (("train", num_train), ("validation", num_val)):
         manifest = os.path.join(data_dir, f"manifest-{split}.json")
         if os.path.exists(manifest):
             with open(manifest) as f:
                 made_by = json.load(f).get("visual_tokenizer", {})
-            if sha is None:
-                sha = prepare_visual.load_visual_tokenizer(tokenizer_ckpt)[1]["params_sha256"]
-            if made_by.get("params_sha256") != sha:
+            if made_by.get("params_sha256") != tokenizer_fingerprint(tokenizer_ckpt):
                 raise ValueError(
                     f"{manifest}: these token records were made with the visual tokenizer "
                     f"{made_by.get('checkpoint')}, not {tokenizer_ckpt}; use a new --workdir "
@@ -89,8 +94,7 @@ def check_params_tokenizer(init_from, tokenizer_ckpt):
         made_by = json.load(f).get("visual_tokenizer", {})
     if not made_by.get("params_sha256"):
         return
-    from lumos_jax.data import prepare_visual
-    sha = prepare_visual.load_visual_tokenizer(tokenizer_ckpt)[1]["params_sha256"]
+    sha = tokenizer_fingerprint(tokenizer_ckpt)
     if sha != made_by["params_sha256"]:
         raise ValueError(
             f"{init_from} was trained on tokens of the visual tokenizer {made_by.get('id')} "

@@ -55,7 +55,8 @@ class _NoOpWrites:
         pass
 
 
-_Base = metric_writers.MetricWriter if metric_writers is not None else _NoOpWrites
+# clu's abstract MetricWriter when clu imports; _NoOpWrites (first) fills in its methods.
+_BASES = (_NoOpWrites,) + ((metric_writers.MetricWriter,) if metric_writers else ())
 
 
 class LoggingWriter(_NoOpWrites):
@@ -89,7 +90,7 @@ class MultiWriter(_NoOpWrites):
             w.close()
 
 
-class JsonlWriter(_Base):
+class JsonlWriter(*_BASES):
     """Appends one JSON object per write_scalars call to `path` (plots and tests read it)."""
 
     def __init__(self, path: str):
@@ -100,27 +101,6 @@ class JsonlWriter(_Base):
         row = {"step": int(step), "time": time.time()}
         row.update({k: float(np.asarray(v)) for k, v in scalars.items()})
         self._f.write(json.dumps(row) + "\n")
-
-    def write_summaries(self, step, values, metadata=None):
-        pass
-
-    def write_images(self, step, images):
-        pass
-
-    def write_videos(self, step, videos):
-        pass
-
-    def write_audios(self, step, audios, *, sample_rate):
-        pass
-
-    def write_texts(self, step, texts):
-        pass
-
-    def write_histograms(self, step, arrays, num_buckets=None):
-        pass
-
-    def write_hparams(self, hparams):
-        pass
 
     def flush(self):
         self._f.flush()

@@ -207,7 +207,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   def train_step(p, o, frames):
     # uint8 travels to the device (4x fewer bytes than float32) and is scaled there.
-    video = frames.astype(jnp.float32) / 127.5 - 1.0
+    video = clips_lib.to_model_range(frames)
     (loss, (l1, l2, _)), grads = jax.value_and_grad(loss_fn, has_aux=True)(p, video)
     updates, o = tx.update(grads, o, p)
     metrics = {"train/loss": loss, "train/l1": l1, "train/l2": l2,
@@ -216,7 +216,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     return optax.apply_updates(p, updates), o, metrics
 
   def eval_step(p, frames):
-    video = frames.astype(jnp.float32) / 127.5 - 1.0
+    video = clips_lib.to_model_range(frames)
     m = nnx.merge(graphdef, unflatten_params(template, p))
     codes = m.encode(video)
     return m.decode(codes), codes
