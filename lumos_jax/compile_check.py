@@ -19,6 +19,7 @@ import sys
 HBM_GIB = {"v5p": 95.0, "v5e": 16.0, "v6e": 32.0, "v4": 32.0, "cpu": 80.0}
 PEAK_BF16_TFLOPS = {"v5p": 459.0, "v5e": 197.0, "v6e": 918.0, "v4": 275.0, "cpu": 989.0}
 GIB = 1024 ** 3
+DEFAULT_TOPOLOGY = "cpu:48"  # the paper's 48 GPUs as emulated host devices
 
 
 @dataclasses.dataclass
@@ -58,6 +59,8 @@ def topology_devices(topology: str):
     # Every jax process on a machine with libtpu installed takes libtpu's single-process
     # lockfile; a compile-only client must not be refused because another one runs.
     os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+    from lumos_jax import cli
+    cli.tpu_compile_only_env()
     from jax.experimental import topologies
     chip_config = "megacore" if kind in ("v5p", "v4") else "default"
     try:
@@ -70,15 +73,28 @@ def topology_devices(topology: str):
     return topo.devices
 
 
-def default_fsdp_mesh(config, n: int) -> dict:
-    """Full-shard FSDP over n devices when the embedding width divides n; otherwise the
-    largest dividing fsdp group with data parallelism across groups (hybrid sharding),
-    e.g. 1b (embed 2048) on 48 devices -> data 3 x fsdp 16."""
+def default_fsdp_mesh(config, n: int, tensor: int = 1) -> dict:
+    """Full-shard FSDP over the n / tensor devices of each tensor group when the embedding
+    width divides them; otherwise the largest dividing fsdp group with data parallelism
+    across groups (hybrid sharding), e.g. 1b (embed 2048) on 48 devices -> data 3 x fsdp 16."""
+    if tensor < 1 or n % tensor:
+        raise ValueError(f"config mesh.tensor={tensor} does not divide the topology's "
+                         f"{n} devices")
+    m = n // tensor
     e = config.model.embed_dim
-    fsdp = n
-    while fsdp > 1 and (e % fsdp or n % fsdp):
+    fsdp = m
+    while fsdp > 1 and (e % fsdp or m % fsdp):
         fsdp -= 1
-    return dict(data=n // fsdp, fsdp=fsdp, tensor=1)
+    return dict(data=m // fsdp, fsdp=fsdp, tensor=tensor)
+
+
+def resolve_mesh(config, n: int) -> dict:
+    """config.mesh with fsdp=-1 ("all devices", the paper presets: data 1) resolved for n
+    devices (see default_fsdp_mesh); any other mesh is kept as given (make_mesh fills a -1
+    in it). Updates config.mesh, returns it."""
+    if config.mesh.fsdp == -1 and config.mesh.data == 1:
+        config.mesh.update(**default_fsdp_mesh(config, n, config.mesh.tensor))
+    return dict(config.mesh)
 
 
 def compile_step(config, devices, batch_size: int, seq_len: int) -> CompileReport:
@@ -142,8 +158,7 @@ def sweep(config, topology, devices, batch_per_device, seq, tensors=(1, 2, 4),
         for remat in remats:
             for micro in micros:
                 c = copy.deepcopy(config)
-                mesh = default_fsdp_mesh(c, n // t)
-                c.mesh.update(data=mesh["data"], fsdp=mesh["fsdp"], tensor=t)
+                c.mesh.update(**default_fsdp_mesh(c, n, t))
                 c.model.remat = remat
                 c.train.micro_batches = micro
                 batch = batch_per_device * micro * n // t
@@ -167,9 +182,7 @@ def main(argv):
     config = FLAGS.config
     topology = FLAGS.topology
     devices = topology_devices(topology)
-    if config.mesh.fsdp == -1:  # resolve "all devices" to a mesh the parameters divide
-        config.mesh.update(**default_fsdp_mesh(config, len(devices) // config.mesh.tensor),
-                           tensor=config.mesh.tensor)
+    resolve_mesh(config, len(devices))
     seq = FLAGS.seq_len or config.data.streams.video.seq_len
     batch = FLAGS.batch_per_device * len(devices)
     if FLAGS.sweep:
@@ -183,7 +196,7 @@ def _define_flags():
     from absl import flags
     from ml_collections import config_flags
     config_flags.DEFINE_config_file("config", None, "Experiment config.", lock_config=True)
-    flags.DEFINE_string("topology", "cpu:48", "v5p:4x4x3, v5e:4x4, ... or cpu:N")
+    flags.DEFINE_string("topology", DEFAULT_TOPOLOGY, "v5p:4x4x3, v5e:4x4, ... or cpu:N")
     flags.DEFINE_integer("batch_per_device", 1, "Sequences per device.")
     flags.DEFINE_integer("seq_len", 0, "Tokens per sequence (0: the video stream's).")
     flags.DEFINE_float("mfu", 0.4, "MFU assumed for the step time estimate.")
@@ -192,16 +205,21 @@ def _define_flags():
 
 
 def _cpu_devices_from_argv(argv) -> None:
-    """`--topology=cpu:N` must size the host platform before jax initialises."""
-    for a in argv:
-        if a.startswith("--topology=cpu:"):
-            n = int(a.split(":")[1])
-            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                                       f" --xla_force_host_platform_device_count={n}")
+    """`--topology=cpu:N` (also the default) must size the host platform before jax
+    initialises its backends."""
+    topology = DEFAULT_TOPOLOGY
+    for i, a in enumerate(argv):
+        if a.startswith("--topology="):
+            topology = a.split("=", 1)[1]
+        elif a == "--topology" and i + 1 < len(argv):
+            topology = argv[i + 1]
+    kind, _, n = topology.partition(":")
+    if kind == "cpu" and n.isdigit():
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   f" --xla_force_host_platform_device_count={n}")
 
 
 if __name__ == "__main__":
     _cpu_devices_from_argv(sys.argv)
-    from absl import app
-    _define_flags()
-    app.run(main)
+    from lumos_jax import cli
+    cli.run(main, _define_flags)
