@@ -7,7 +7,8 @@ token-draw temperatures).
 
 The release's scales (15 video / 16 image) were tuned for 1-3.6B models; a small model's
 best scale can differ. Every scale samples the same prompts with the same seeds, so the
-rows differ by the settings alone. Prints a Markdown table and, last, one JSON line.
+rows differ by the settings alone. Tuning prompts: by default the train split's grammar
+with seed 1 (`--split`, `--seed`), never the evaluator's validation / hold-out prompts. Prints a Markdown table and, last, one JSON line.
 """
 import argparse
 import json
@@ -31,13 +32,15 @@ def main():
                    help="softmax temperatures of the token draw (config.sampling.temperature)")
     p.add_argument("--per_task", type=int, default=4)
     p.add_argument("--num_videos", type=int, default=12)
+    p.add_argument("--split", default="train", help="prompt split to tune on")
+    p.add_argument("--seed", type=int, default=1, help="prompt seed (the evaluator uses 0)")
     a = p.parse_args()
     config = config_lib.experiment("t2v", "tiny")
     config.mesh.update(data=-1, fsdp=1, tensor=1)
     config.sampling.update(tokenizer_ckpt=a.tokenizer_ckpt, text_tokenizer=a.text_tokenizer)
     gen = evaluate.Generator(config, evaluate.EvalOptions(
         workdir=a.workdir, checkpoint=a.checkpoint, per_task=a.per_task,
-        num_videos=a.num_videos, baseline=False))
+        num_videos=a.num_videos, baseline=False, split=a.split, seed=a.seed))
     rows = []
     print("| scale | temperature | GenEval overall | colours | single | two | counting | "
           "position | "
