@@ -158,6 +158,21 @@ def test_token_patterns_are_few_and_cover_every_scene():
     assert len(seen) > len(patterns) // 2
 
 
+def test_tokenizer_clips_are_dense_grid_scenes_of_every_pair():
+    clips = shapes.tokenizer_clips(40, 5, 64, 64, seed=0)
+    assert clips.shape == (40, 5, 64, 64, 3) and clips.dtype == np.uint8
+    assert np.array_equal(clips, shapes.tokenizer_clips(40, 5, 64, 64, seed=0))
+    patterns = shapes.token_patterns()
+    for clip in clips:
+        assert (clip[1:] == clip[1]).all()  # one latent frame after frame 0: still
+        for t, y, x in itertools.product((0, 1), range(0, 64, 8), range(0, 64, 8)):
+            assert clip[t, y:y + 8, x:x + 8].tobytes() in patterns
+    metas = [shapes.tokenizer_scene(np.random.default_rng(i)) for i in range(200)]
+    pairs = {(o["color"], o["shape"]) for m in metas for o in m["objects"]}
+    assert shapes.HOLDOUT_PAIRS <= pairs
+    assert np.mean([len(m["objects"]) for m in metas]) > 4
+
+
 def test_captions_follow_the_grammar():
     def spec(kind, objs, motion="static", relation=None, bg=None, size=False):
         return {"kind": kind, "objects": [dict(color=c, shape=s, size=z) for c, s, z in objs],

@@ -407,18 +407,44 @@ def generate_example(seed, split, index, height=64, width=64, num_frames=17, fps
     }
 
 
+def tokenizer_scene(rng, height=64, width=64, num_frames=5, max_objects=10):
+    """Metadata (for render_clip) of a dense scene for tokenizer training: up to
+    `max_objects` objects of any colour-shape pair (hold-out pairs included) and size, on
+    the cell grid with whole-cell gaps, moving together one cell per latent frame. Every
+    cell is one of `token_patterns`, as in captioned scenes, but ~5x more cells show an
+    object, so each training step sees more of the patterns the codebook must hold."""
+    cell = cell_for(height, width)
+    motion = str(rng.choice(MOTIONS)) if num_frames > 1 else "static"
+    axis, sign = _axis_sign(motion) if motion != "static" else (0, 1)
+    size = [width, height]
+    size[axis] -= cell if motion != "static" else 0  # room for the group to move
+    for n in range(int(rng.integers(max_objects // 2, max_objects + 1)), 0, -1):
+        objects = [{"shape": str(rng.choice(SHAPES)), "color": str(rng.choice(list(PALETTE))),
+                    "size": str(rng.choice(SIZES))} for _ in range(n)]
+        for o in objects:
+            o["radius"] = radius_for(o["size"], height, width)
+        radii = [o["radius"] for o in objects]
+        start = _place(rng, radii, None, size[0], size[1], cell, tries=20, lattice=cell)
+        if start is not None:
+            break
+    if sign < 0 and motion != "static":
+        start[:, axis] += cell
+    return {"num_frames": num_frames, "height": height, "width": width, "objects": objects,
+            "centers": trajectory(start, radii, motion, cell, width, height,
+                                  num_frames).tolist(),
+            "background": {"color": str(rng.choice(list(BACKGROUNDS))), "texture": "plain",
+                           "period": cell, "pan": [0.0, 0.0]}}
+
+
 def tokenizer_clips(num_clips, num_frames, height, width, seed=0):
     """uint8 [N, F, H, W, 3] training clips for the visual tokenizer (its clip-source API:
-    `--config.data.source=lumos_jax.data.shapes:tokenizer_clips`): train-split scenes, and
-    every fourth one from the hold-out split with another seed (1000 + seed), so the
-    tokenizer codes every colour-shape pair, as a tokenizer trained on generic video
-    would; the t2v records never show the hold-out pairs (what the hold-out tests)."""
-    clips = np.empty((num_clips, num_frames, height, width, 3), np.uint8)
-    for i in range(num_clips):
-        split, s = ("holdout", 1000 + seed) if i % 4 == 3 else ("train", seed)
-        meta = sample_meta(s, split, i, height=height, width=width, num_frames=num_frames)
-        clips[i] = render_clip(meta)
-    return clips
+    `--config.data.source=lumos_jax.data.shapes:tokenizer_clips`): dense scenes
+    (`tokenizer_scene`) of every colour-shape pair, as a tokenizer trained on generic
+    video would see them; the t2v records never show the hold-out pairs (what the
+    hold-out tests), and no clip is a captioned scene of any split."""
+    rng = np.random.default_rng([int(seed), 97])
+    return np.stack([render_clip(tokenizer_scene(rng, height, width, num_frames))
+                     for _ in range(num_clips)]).astype(np.uint8)
 
 
 def token_patterns(height=64, width=64):
