@@ -170,15 +170,26 @@ def config_paths(config, prefix: str = "") -> dict:
     return out
 
 
+# What people type for the keys they change first (README "Training").
+COMMON_NAMES = {"steps": "train.steps", "num_steps": "train.steps",
+                "train_steps": "train.steps", "num_train_steps": "train.steps",
+                "lr": "optim.lr", "learning_rate": "optim.lr",
+                "batch_size": "data.batch_size", "batch": "data.batch_size",
+                "workdir": "--workdir=DIR (a flag of its own, not a config key)"}
+
+
 def suggest(key: str, known) -> str:
-    """' (did you mean optim.lr?)' for the nearest dotted keys by full path or last part."""
+    """' (did you mean optim.lr?)': the usual name for what `key` says, then the nearest
+    known keys by full path and by last component."""
     last = key.rsplit(".", 1)[-1]
 
     def score(k):
-        return max(difflib.SequenceMatcher(None, key, k).ratio(),
-                   difflib.SequenceMatcher(None, last, k.rsplit(".", 1)[-1]).ratio())
-    best = sorted((k for k in known if score(k) >= 0.6), key=lambda k: -score(k))[:3]
-    return f" (did you mean {' or '.join(best)}?)" if best else ""
+        return (difflib.SequenceMatcher(None, key, k).ratio() +
+                difflib.SequenceMatcher(None, last, k.rsplit(".", 1)[-1]).ratio())
+    best = [COMMON_NAMES[last.lower()]] if last.lower() in COMMON_NAMES else []
+    best += sorted((k for k in known if score(k) >= 1.2 and k not in best),
+                   key=lambda k: -score(k))
+    return f" (did you mean {' or '.join(best[:3])}?)" if best else ""
 
 
 _BOOL = {"true": True, "t": True, "1": True, "false": False, "f": False, "0": False}
@@ -220,12 +231,13 @@ def check_config_overrides(argv, flag: str = "config") -> None:
         return
     config = load_config_file(spec)
     known = config_paths(config)
+    leaves = [k for k, v in known.items() if not hasattr(v, "to_dict")]
     for key, value, negated in overrides:
         if "[" in key:  # indexed fields: absl/ml_collections check those
             continue
         if key not in known:
             raise UsageError(f"--{flag}.{key}: no such config key in {spec}"
-                             f"{suggest(key, known)}")
+                             f"{suggest(key, leaves)}")
         if value is not None and not negated:
             check_value(key, known[key], value)
 

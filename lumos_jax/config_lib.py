@@ -3,7 +3,9 @@
 
 `experiment(task, arg)`: task is t2i | t2v | i2v; arg is a preset, optionally with a
 resolution: 'tiny' (CPU, built-in ShapesMotion data), '0.5b', '1b', '3.6b', e.g.
-'3.6b-384p' (default 256p). Every knob lives in the returned ConfigDict.
+'3.6b-384p' (default 256p). Every knob lives in the returned ConfigDict. The keys
+changed most: train.steps, data.batch_size, optim.lr, init_from, data.streams.video.sources
+(and the CLIs' --workdir).
 """
 from __future__ import annotations
 
@@ -90,13 +92,13 @@ def _tiny(c: ml_collections.ConfigDict) -> None:
     c.train.update(steps=3000, log_every=25, checkpoint_every=500,
                    eval_every=500, eval_batches=4, async_checkpoint=False)
     c.data.batch_size = 16
-    # The built-in data: ShapesMotion token records written by `lumos_jax.data.prepare`.
-    root = "~/.cache/lumos_jax/shapes_tokens"
-    c.data.streams.video.sources = f"array_record:{root}/video-train-*.array_record"
-    c.data.streams.image.sources = f"array_record:{root}/image-train-*.array_record"
+    # The built-in data: ShapesMotion token records tokenised with the shipped visual
+    # tokenizer, made on first use in ~/.cache/lumos_jax (lumos_jax.data.builtin).
+    c.data.streams.video.sources = "builtin:video-train"
+    c.data.streams.image.sources = "builtin:image-train"
     c.data.streams.image.weight = 0.0 if c.task != "t2i" else 1.0
     c.data.streams.video.weight = 0.0 if c.task == "t2i" else 1.0
-    c.eval_sources = f"array_record:{root}/video-validation-*.array_record"
+    c.eval_sources = "builtin:video-validation"
     c.optim.update(lr=1e-3, warmup_steps=100, schedule="cosine", end_lr_ratio=0.1)
 
 

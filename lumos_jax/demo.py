@@ -15,15 +15,15 @@ sample -> evaluate.
 """
 from __future__ import annotations
 
-import functools
 import json
-import logging as pylogging
 import os
 import time
 
-from absl import app, flags, logging
+from absl import flags
 
-ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
+from lumos_jax import cli
+from lumos_jax.data.builtin import (ASSETS, SHIPPED_TOKENIZER, records_tokenizer,
+                                    tokenizer_fingerprint)
 
 
 def _stage(name):
@@ -31,10 +31,9 @@ def _stage(name):
 
 
 def tokenizer_stage(workdir, steps):
-    shipped = os.path.join(ASSETS, "tokenizer_shapes")
-    if os.path.isdir(shipped):
-        print(f"using the shipped visual tokenizer {shipped}")
-        return shipped
+    if os.path.isdir(SHIPPED_TOKENIZER):
+        print(f"using the shipped visual tokenizer {SHIPPED_TOKENIZER}")
+        return SHIPPED_TOKENIZER
     import importlib.util  # configs/ holds files, not a package: load by path
     spec = importlib.util.spec_from_file_location(
         "tok_cfg", os.path.join(os.path.dirname(ASSETS), "configs", "tokenizer.py"))
@@ -48,22 +47,13 @@ def tokenizer_stage(workdir, steps):
     return out
 
 
-@functools.lru_cache(maxsize=4)
-def tokenizer_fingerprint(tokenizer_ckpt):
-    """sha256 of the visual tokenizer's params: loaded once per process, and only when
-    there are records or given params to check against it."""
-    from lumos_jax.data import prepare_visual
-    return prepare_visual.load_visual_tokenizer(tokenizer_ckpt)[1]["params_sha256"]
-
-
 def records_stage(data_dir, tokenizer_ckpt, num_train, num_val, text_tokenizer=""):
     from lumos_jax.data import prepare
     for split, num in (("train", num_train), ("validation", num_val)):
-        manifest = os.path.join(data_dir, f"manifest-{split}.json")
-        if os.path.exists(manifest):
-            with open(manifest) as f:
-                made_by = json.load(f).get("visual_tokenizer", {})
+        made_by = records_tokenizer(data_dir, split)
+        if made_by is not None:
             if made_by.get("params_sha256") != tokenizer_fingerprint(tokenizer_ckpt):
+                manifest = os.path.join(data_dir, f"manifest-{split}.json")
                 raise ValueError(
                     f"{manifest}: these token records were made with the visual tokenizer "
                     f"{made_by.get('checkpoint')}, not {tokenizer_ckpt}; use a new --workdir "
@@ -126,30 +116,8 @@ def demo_config(data_dir, tokenizer_ckpt, steps, init_from="", lr=0.0, batch_siz
     return c
 
 
-class _ProgressOnly(pylogging.Filter):
-    """Lets through warnings, and INFO from this package (prepare shards, training
-    metrics via clu's logging writer, evaluation batches): progress without the
-    libraries' INFO chatter (Orbax, XLA, Grain)."""
-
-    def filter(self, record):
-        path = record.pathname.replace(os.sep, "/")
-        return (record.levelno >= pylogging.WARNING or "/lumos_jax/" in path
-                or path.endswith("clu/metric_writers/logging_writer.py"))
-
-
-def _show_progress():
-    logging.set_verbosity(logging.INFO)
-    handler = logging.get_absl_handler()
-    handler.addFilter(_ProgressOnly())
-    pylogging.getLogger("lumos_jax").setLevel(pylogging.INFO)
-    root = pylogging.getLogger()
-    if handler not in root.handlers:  # python loggers (lumos_jax.prepare) reach it too
-        root.addHandler(handler)
-
-
 def main(argv):
     del argv
-    _show_progress()
     F = flags.FLAGS
     workdir = os.path.abspath(os.path.expanduser(F.workdir))
     os.makedirs(workdir, exist_ok=True)
@@ -183,12 +151,8 @@ def main(argv):
     r = evaluate.evaluate(config, evaluate.EvalOptions(workdir=os.path.join(workdir, "t2v"),
                                                        per_task=F.per_task,
                                                        num_videos=F.num_videos))
-    summary = {"minutes": round((time.time() - t0) / 60, 1),
-               "geneval_overall": r["geneval"]["overall"],
-               "geneval_colors": r["geneval"]["colors"],
-               "motion_direction": r["vbench"].get("motion_direction"),
+    summary = {"minutes": round((time.time() - t0) / 60, 1), **evaluate.headline(r),
                "init_from": init_from or None, "train_steps": steps,
-               "baseline_geneval_overall": r.get("baseline_geneval", {}).get("overall"),
                "report": os.path.join(workdir, "t2v", "eval", "report.md")}
     print(json.dumps(summary))
 
@@ -213,5 +177,4 @@ def _define_flags():
 
 
 if __name__ == "__main__":
-    _define_flags()
-    app.run(main)
+    cli.run(main, _define_flags)

@@ -20,11 +20,12 @@ import time
 
 import jax
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
-from lumos_jax import layout, parallel, sampling, video_io
-from lumos_jax.data import shapes
+from lumos_jax import cli, layout, parallel, sampling, video_io
+from lumos_jax.data import builtin, shapes
 from lumos_jax.evaluation import geneval, vbench
+from lumos_jax.progress import Progress
 from lumos_jax.sample import run_tokenizer
 from lumos_jax.sampling import loaders
 from lumos_jax.train_step import Trainer
@@ -74,6 +75,9 @@ class Generator:
     def __call__(self, captions, settings, seed, first_frames=None):
         out = []
         b = self.opts.batch
+        frames = settings.latent_frames
+        progress = Progress("evaluate", len(captions), log=logging.info,
+                            unit="image" if frames == 1 else "video")
         for i in range(0, len(captions), b):
             chunk = list(captions[i:i + b])
             pad = b - len(chunk)  # one static batch shape: one compiled sampler
@@ -85,12 +89,13 @@ class Generator:
                 f = np.asarray(first_frames[i:i + b])
                 first = np.concatenate([f, np.repeat(f[:1], pad, 0)]) if pad else f
             t0 = time.perf_counter()
+
+            def on_frame(f, _, done=i, n=len(chunk)):  # a line at least every 30 s
+                progress.update(done + n * (f + 1) / frames)
             codes = sampling.generate(self.trainer.model_cfg, self.params, ids, settings,
                                       jax.random.key(seed + i), vocab=self.vocab,
-                                      mesh=self.mesh, first_frames=first)
+                                      mesh=self.mesh, first_frames=first, on_frame=on_frame)
             self.seconds += time.perf_counter() - t0
-            logging.info("sampled %d/%d (%d frames each), %.0f s of sampling so far",
-                         i + len(chunk), len(captions), settings.frames, self.seconds)
             video = run_tokenizer(self.tokenizer, "decode", codes[:len(chunk)])
             out.append(video_io.to_uint8(video))
         return np.concatenate(out)
@@ -164,8 +169,11 @@ def model_origin(init_from: str) -> dict | None:
 
 def evaluate(config, opts: EvalOptions) -> dict:
     out = opts.out or os.path.join(opts.workdir, "eval")
+    if not opts.checkpoint:  # a wrong --workdir fails before built-in data is made
+        loaders.latest_step_dir(opts.workdir)
+    builtin.resolve(config, builtin.TOKENIZER_KEYS)  # the tiny presets' tokenizers
+    gen = Generator(config, opts)  # checkpoint and tokenizers load before out is made
     os.makedirs(out, exist_ok=True)
-    gen = Generator(config, opts)
     results = {"checkpoint": gen.ckpt, "split": opts.split,
                "init_from": model_origin(config.get("init_from", ""))}
     g, images, image_caps = run_geneval(gen)
@@ -200,7 +208,8 @@ def _define_flags():
 
 
 def main(argv):
-    del argv
+    if len(argv) > 1:
+        raise cli.UsageError(f"unexpected arguments {argv[1:]}")
     F = flags.FLAGS
     r = evaluate(F.config, EvalOptions(workdir=F.workdir, out=F.out, checkpoint=F.checkpoint,
                                        per_task=F.per_task,
@@ -212,5 +221,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    _define_flags()
-    app.run(main)
+    cli.run(main, _define_flags)

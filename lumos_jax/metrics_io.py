@@ -138,19 +138,3 @@ def progress_reporter(num_train_steps: int, writer):
 def read_jsonl(path: str) -> list[dict]:
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
-
-
-class _BelowWarningFrom(py_logging.Filter):
-    def __init__(self, prefixes):
-        super().__init__()
-        self.prefixes = prefixes
-
-    def filter(self, record):
-        path = record.pathname.replace(os.sep, "/")
-        return record.levelno >= py_logging.WARNING or not any(p in path for p in self.prefixes)
-
-
-def quiet_libraries(prefixes=("/orbax/", "/grain/", "/clu/")) -> None:
-    """Keep the libraries' per-save INFO chatter out of the training log."""
-    from absl import logging as absl_logging
-    absl_logging.get_absl_handler().addFilter(_BelowWarningFrom(prefixes))

@@ -23,11 +23,13 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 from flax import nnx
 from ml_collections import config_flags
 
-from lumos_jax import layout, parallel, sampling, video_io
+from lumos_jax import cli, layout, parallel, sampling, video_io
+from lumos_jax.data import builtin
+from lumos_jax.progress import Progress
 from lumos_jax.sampling import loaders
 from lumos_jax.sampling.sampler import FAST_COMPILE
 from lumos_jax.train_step import Trainer
@@ -89,6 +91,8 @@ def validate(config, req: Request, vocab: layout.Vocab) -> sampling.Settings:
         video_io.load_image(req.image, settings.height, settings.width)  # path/format errors
     if not (req.workdir or req.checkpoint):
         raise ValueError("pass --workdir=DIR (training workdir) or --checkpoint=PATH")
+    if not req.checkpoint:
+        loaders.latest_step_dir(req.workdir)  # names the workdir if it holds no checkpoint
     return settings
 
 
@@ -136,6 +140,10 @@ def run(config, req: Request) -> dict:
     apply_overrides(config, req)
     vocab = layout.vocab_from_config(config.vocab)
     settings = validate(config, req, vocab)
+    # The tiny presets' tokenizers; the text one only for captions (it lives with the
+    # built-in records, which a first use makes).
+    builtin.resolve(config, builtin.TOKENIZER_KEYS if req.prompts
+                    else ("sampling.tokenizer_ckpt",))
     ids, captions = prompt_ids(config, req, settings, vocab)
     tokenizer = loaders.load_visual_tokenizer(config.sampling.tokenizer_ckpt,
                                               config.sampling.tokenizer_preset, vocab)
@@ -155,8 +163,11 @@ def run(config, req: Request) -> dict:
     seed = int(config.sampling.seed)
     sampler = sampling.build_sampler(trainer.model_cfg, settings, ids, vocab=vocab, mesh=mesh)
     passes, t0 = sampler.stats["forward_passes"], time.perf_counter()
+    progress = Progress("sample", settings.latent_frames, unit="frame", every=1,
+                        start=1 if first is not None else 0, log=logging.info)
     codes = sampling.generate(trainer.model_cfg, params, ids, settings, seed, vocab=vocab,
-                              mesh=mesh, first_frames=first)
+                              mesh=mesh, first_frames=first,
+                              on_frame=lambda f, _: progress.update(f + 1))
     seconds = time.perf_counter() - t0
     video = run_tokenizer(tokenizer, "decode", codes, settings.fast_compile)
     files = write_outputs(req.out, video, settings.fps)
@@ -177,21 +188,21 @@ def run(config, req: Request) -> dict:
 
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments {argv[1:]}")
+        raise cli.UsageError(f"unexpected arguments {argv[1:]}")
     if not flags.FLAGS.out:
-        raise app.UsageError("--out is required")
+        raise cli.UsageError("--out=DIR is required (where the samples are written)")
     f = flags.FLAGS
     req = Request(out=f.out, prompts=f.prompt, prompt_ids=f.prompt_ids, workdir=f.workdir,
                   checkpoint=f.checkpoint, image=f.image, frames=f.frames, seed=f.seed,
                   tokenizer_ckpt=f.tokenizer_ckpt, text_tokenizer=f.text_tokenizer)
-    try:
-        record = run(flags.FLAGS.config, req)
-    except (ValueError, FileNotFoundError) as e:  # bad flags, files or checkpoints
-        raise SystemExit(f"lumos_jax.sample: {e}") from e
+    record = run(flags.FLAGS.config, req)
     print(json.dumps({"files": record["files"], "seconds": round(record["sampling_seconds"], 2)}))
 
 
-if __name__ == "__main__":
+def _define_required_flags():
     _define_flags()
     flags.mark_flags_as_required(["config"])
-    app.run(main)
+
+
+if __name__ == "__main__":
+    cli.run(main, _define_required_flags)

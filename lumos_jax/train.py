@@ -15,13 +15,15 @@ import signal
 import time
 
 import jax
-from absl import app, flags, logging
+from absl import flags, logging
 from ml_collections import config_flags
 
 from lumos_jax import checkpoint as ckpt_lib
-from lumos_jax import distributed, metrics_io, parallel, train_lib
-from lumos_jax.data import pipeline
+from lumos_jax import cli, distributed, metrics_io, parallel, train_lib
+from lumos_jax.data import builtin, pipeline
+from lumos_jax.progress import Progress
 from lumos_jax.train_step import Trainer
+
 
 def _define_flags():
     """Flags exist only when this module is the program (other CLIs define 'config' too)."""
@@ -31,8 +33,8 @@ def _define_flags():
 
 
 def main(argv):
-    del argv
-    metrics_io.quiet_libraries()
+    if len(argv) > 1:
+        raise cli.UsageError(f"unexpected arguments {argv[1:]}")
     run(flags.FLAGS.config, flags.FLAGS.workdir)
 
 
@@ -46,8 +48,18 @@ def run(config, workdir: str, *, crash_after: int | None = None) -> int:
 
     # ------------------------------------------------------------------ distributed
     distributed.initialize(config.distributed)  # first: before anything touches a backend
-    train_lib.validate_config(config)
     is_chief = jax.process_index() == 0
+
+    # ------------------------------------------- config and data (before the workdir)
+    # Everything a user can get wrong fails here, before the workdir gets a file.
+    try:
+        train_lib.validate_config(config)
+    except ValueError as e:  # a config value on the command line: bad usage
+        raise cli.UsageError(str(e)) from e
+    train_lib.check_given_sources(config)  # before minutes of building built-in data
+    builtin.resolve(config)  # the tiny presets' built-in records, made on first use
+    train_iter = pipeline.make_iterator(config.data)
+    eval_cfg = train_lib.eval_data_config(config)
     os.makedirs(workdir, exist_ok=True)
 
     # ---------------------------------------------------------------------- logging
@@ -62,10 +74,6 @@ def run(config, workdir: str, *, crash_after: int | None = None) -> int:
     mesh = parallel.make_mesh(dict(config.mesh))
     logging.info("mesh: %s", dict(mesh.shape))
     trainer = Trainer(config, mesh)
-
-    # ------------------------------------------------------------------------- data
-    train_iter = pipeline.make_iterator(config.data)
-    eval_cfg = train_lib.eval_data_config(config)
 
     # ------------------------------------------------------------ state / checkpoint
     checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
@@ -95,6 +103,8 @@ def run(config, workdir: str, *, crash_after: int | None = None) -> int:
     preempted = {"flag": False}
     signal.signal(signal.SIGTERM, lambda *_: preempted.update(flag=True))
     report = metrics_io.progress_reporter(config.train.steps, writer if is_chief else None)
+    progress = Progress("train", config.train.steps, every=config.train.log_every,
+                        start=start, log=logging.info) if is_chief else None
     pending = None  # (step, device metrics, step seconds): fetched one step late
     t_last = time.perf_counter()
     step = start
@@ -109,7 +119,7 @@ def run(config, workdir: str, *, crash_after: int | None = None) -> int:
                 train_iter.close()
                 return step
             if pending is not None:
-                train_lib.record(writer, *pending, config, trainer, peak, mesh)
+                train_lib.record(writer, *pending, config, trainer, peak, mesh, progress)
             now = time.perf_counter()
             pending = (step, metrics, now - t_last, batch["tokens"].shape)
             t_last = now
@@ -124,7 +134,7 @@ def run(config, workdir: str, *, crash_after: int | None = None) -> int:
                 train_lib.evaluate(writer, step, eval_fn, state["params"], trainer, eval_cfg,
                                    config)
             if stop or step == config.train.steps:
-                train_lib.record(writer, *pending, config, trainer, peak, mesh)
+                train_lib.record(writer, *pending, config, trainer, peak, mesh, progress)
                 pending = None
             if stop or step == config.train.steps or step % config.train.checkpoint_every == 0:
                 checkpointer.save(step, state, _data_state(train_iter, step), force=True)
@@ -132,7 +142,7 @@ def run(config, workdir: str, *, crash_after: int | None = None) -> int:
                 logging.warning("preemption: saved step %d, exiting", step)
                 break
     if pending is not None:
-        train_lib.record(writer, *pending, config, trainer, peak, mesh)
+        train_lib.record(writer, *pending, config, trainer, peak, mesh, progress)
     checkpointer.close()
     writer.flush()
     train_iter.close()
@@ -148,5 +158,4 @@ def _data_state(it, step):
 
 
 if __name__ == "__main__":
-    _define_flags()
-    app.run(main)
+    cli.run(main, _define_flags, catch=(train_lib.NonFiniteError,))

@@ -30,7 +30,9 @@ class NonFiniteError(RuntimeError):
 
 
 def validate_config(config) -> None:
-    """Cross-section consistency, with the keys to fix named."""
+    """Cross-section consistency and the model's fields, with the keys to fix named."""
+    from lumos_jax.model.config import ModelConfig
+    ModelConfig.from_dict(config.model.to_dict())  # raises naming model.KEY and its values
     vocab = layout.vocab_from_config(config.vocab)
     if config.model.vocab_size != vocab.size:
         raise ValueError(f"config model.vocab_size={config.model.vocab_size} but the vocab "
@@ -47,10 +49,28 @@ def validate_config(config) -> None:
                         "devices", config.data.batch_size)
 
 
+def check_given_sources(config) -> None:
+    """Opens every active source that is not the built-in data (those are made later):
+    a wrong path or an empty glob fails with its key named, before anything is built."""
+    from lumos_jax.data import builtin
+    vocab = layout.vocab_from_config(config.data.vocab)
+    for key in builtin.config_keys(config, builtin.DATA_KEYS):
+        spec = builtin.get_key(config, key)
+        stream = key.rsplit(".", 1)[0]  # data.streams.NAME, or eval_sources itself
+        weight = builtin.get_key(config, stream).weight if stream != key else None
+        if not spec.startswith(builtin.PREFIX):
+            pipeline.open_config_sources(spec, key, tfds_data_dir=config.data.tfds_data_dir,
+                                         vocab=vocab, weight=weight)
+
+
 def eval_data_config(config):
-    """The held-out stream (config.eval_sources), unshuffled, one epoch; None if unset."""
+    """The held-out stream (config.eval_sources), unshuffled, one epoch; None if unset.
+    Its sources are opened once here, so a wrong path fails now, not at the first eval."""
     if not config.get("eval_sources"):
         return None
+    pipeline.open_config_sources(config.eval_sources, "eval_sources",
+                                 tfds_data_dir=config.data.tfds_data_dir,
+                                 vocab=layout.vocab_from_config(config.data.vocab))
     c = copy.deepcopy(config.data)
     with c.unlocked():
         for name in c.streams:
@@ -139,14 +159,18 @@ def flops_per_token(trainer: Trainer, seq_len: int) -> float:
     return model_flops_per_token(trainer.model_cfg, seq_len)
 
 
-def record(writer, step, metrics, seconds, shape, config, trainer, peak, mesh) -> None:
-    """Fetch a finished step's metrics, abort on non-finite values, write them."""
+def record(writer, step, metrics, seconds, shape, config, trainer, peak, mesh,
+           progress=None) -> None:
+    """Fetch a finished step's metrics, abort on non-finite values, write them; the
+    console line (progress.Progress) every log_every steps and at least every 30 s."""
     m = jax.device_get(metrics)
     loss, gnorm = float(m["loss"]), float(m["grad_norm"])
     if not (np.isfinite(loss) and np.isfinite(gnorm)):
         raise NonFiniteError(f"step {step}: non-finite loss={loss} or grad_norm={gnorm}; "
                              "the last checkpoint before this step is intact (lower "
                              "config.optim.lr or check the data)")
+    if progress is not None:
+        progress.update(step, loss=loss)
     if step % config.train.log_every and step != config.train.steps:
         return
     tokens = float(np.prod(shape))

@@ -2,7 +2,7 @@
 so two CLIs that both take --config never collide, e.g. in one pytest worker)."""
 import importlib
 
-CLI_MODULES = ["lumos_jax.train", "lumos_jax.sample", "lumos_jax.evaluate", "lumos_jax.demo",
+CLI_MODULES = ["lumos_jax.cli", "lumos_jax.train", "lumos_jax.sample", "lumos_jax.evaluate", "lumos_jax.demo",
                "lumos_jax.tokenizer.train", "lumos_jax.model.convert_hf",
                "lumos_jax.model.summary", "lumos_jax.compile_check", "lumos_jax.data.prepare",
                "lumos_jax.tokenizer.convert_cosmos", "lumos_jax.data.lumos_pkl",
@@ -73,20 +73,6 @@ def test_demo_refuses_token_records_of_another_tokenizer(tmp_path):
     (params / "export_info.json").write_text(json.dumps(
         {"visual_tokenizer": {"params_sha256": sha}}))
     demo.check_params_tokenizer(str(params), str(tmp_path / "tok"))  # the same: accepted
-
-
-def test_demo_progress_filter_keeps_package_info_and_warnings():
-    import logging
-
-    from lumos_jax import demo
-    f = demo._ProgressOnly()
-
-    def rec(path, level=logging.INFO):
-        return logging.LogRecord("x", level, path, 1, "m", None, None)
-    assert f.filter(rec("/site/lumos_jax/data/prepare.py"))
-    assert f.filter(rec("/site/clu/metric_writers/logging_writer.py"))  # train metrics
-    assert not f.filter(rec("/site/orbax/checkpoint/checkpoint_manager.py"))
-    assert f.filter(rec("/site/orbax/checkpoint/checkpoint_manager.py", logging.WARNING))
 
 
 def test_export_records_the_tokenizers_of_the_training_records(tmp_path):

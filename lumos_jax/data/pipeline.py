@@ -170,6 +170,30 @@ def _process_layout(process_index, process_count):
     return int(process_index), int(process_count)
 
 
+def open_config_sources(spec: str, key: str, *, tfds_data_dir: str = "", vocab=None,
+                        weight: float | None = None):
+    """sources.open_sources for config key `key`, whose errors name the key and the value
+    and say where records come from; no sources, or none with records, is an error too
+    (`weight`: the stream's, for the message)."""
+    if not sources.parse_specs(spec):
+        raise ValueError(f"config {key} is empty; expected token records, e.g. "
+                         f"array_record:GLOB" + ("" if weight is None else
+                         f" (the stream's weight is {weight}: 0 turns it off)"))
+    try:
+        source = sources.open_sources(spec, tfds_data_dir=tfds_data_dir or None, vocab=vocab)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(
+            f"config {key}={spec!r}: {e}; expected token records, e.g. array_record:GLOB "
+            f"of shards written by python -m lumos_jax.data.prepare") from None
+    except ValueError as e:
+        if type(e) is not ValueError:  # RecordError & co. already name shard and record
+            raise
+        raise ValueError(f"config {key}={spec!r}: {e}") from None
+    if len(source) == 0:
+        raise ValueError(f"config {key}={spec!r} holds no records")
+    return source
+
+
 class Pipeline:
     """Configured batch pipeline; `iter(pipeline)` gives a checkpointable DataIterator.
 
@@ -196,14 +220,9 @@ class Pipeline:
         self.batches = self._batches()
 
     def _open(self, name, st):
-        if not sources.parse_specs(st.sources):
-            raise ValueError(f"config data.streams.{name}.sources is empty (weight {st.weight});"
-                             f" set it or set the weight to 0")
-        source = sources.open_sources(st.sources, tfds_data_dir=self.config.tfds_data_dir or None,
-                                      vocab=self.vocab)
-        if len(source) == 0:
-            raise ValueError(f"config data.streams.{name}.sources={st.sources!r} holds no records")
-        return source
+        return open_config_sources(st.sources, f"data.streams.{name}.sources",
+                                   tfds_data_dir=self.config.tfds_data_dir, vocab=self.vocab,
+                                   weight=st.weight)
 
     def _spec(self, name: str, stream_id: int, seq_len: int) -> ExampleSpec:
         c = self.config

@@ -33,9 +33,10 @@ from concurrent import futures
 
 import numpy as np
 
-from lumos_jax import layout
+from lumos_jax import cli, layout
 from lumos_jax.data import media, records
 from lumos_jax.data import prepare_inputs as inputs
+from lumos_jax.progress import Progress
 from lumos_jax.tokenizer import text as text_lib
 
 log = logging.getLogger("lumos_jax.prepare")
@@ -85,6 +86,8 @@ class _Context:
     text: text_lib.TextTokenizer
     encoder: object  # visual.VisualEncoder
     pool: futures.ThreadPoolExecutor
+    progress: Progress | None = None
+    done: int = 0  # items tokenised or skipped so far (the progress line's count)
 
 
 def _load_item(item: inputs.Item, ctx: _Context):
@@ -121,6 +124,9 @@ def _fail(item: inputs.Item, error: Exception, ctx: _Context, failures: list) ->
 def _encode_group(group: list, ctx: _Context, out: dict, failures: list) -> None:
     """Tokenises loaded items of one shape; fills out[slot] with TokenRecords."""
     codes = ctx.encoder(np.stack([g[2][0] for g in group]))
+    ctx.done += len(group)
+    if ctx.progress is not None:
+        ctx.progress.update(ctx.done)
     for (slot, item, (frames, text_ids, fps, duration)), c in zip(group, codes):
         rec = records.make_record(item.record_id, item.caption, text_ids, c, fps=fps,
                                   duration=duration, height=frames.shape[1],
@@ -249,9 +255,6 @@ def text_tokenizer(opts: Options, vocab: layout.Vocab) -> tuple[text_lib.TextTok
             _write_atomic(dest, lambda tmp: shutil.copyfile(
                 os.path.expanduser(opts.text_tokenizer), tmp))
         return text_lib.load(dest, vocab), name
-    if opts.source != "shapes":
-        raise ValueError("--text_tokenizer is required for --videos (a tokenizer.json or "
-                         "sentencepiece .model)")
     if vocab.first_text_id == 0:
         raise ValueError("the built-in ShapesMotion BPE needs the compact vocabulary; pass "
                          "--text_tokenizer for --vocab=release")
@@ -300,28 +303,38 @@ def run(opts: Options) -> dict:
     """Runs (or resumes) a prepare job; returns the manifest it wrote."""
     from lumos_jax.data import prepare_visual as visual  # pylint: disable=import-outside-toplevel
 
-    os.makedirs(os.path.join(opts.out, ".prepare"), exist_ok=True)
-    manifest_path = os.path.join(opts.out, f"manifest-{opts.split}.json")
-    if os.path.exists(manifest_path):
-        os.remove(manifest_path)  # present only after a complete run
+    # Inputs and tokenizers first: a bad path fails before --out gets a file.
     vocab = _vocab(opts)
-    text, text_file = text_tokenizer(opts, vocab)
+    items = inputs.list_items(opts)
+    if opts.source != "shapes" and not opts.text_tokenizer:
+        raise ValueError("--text_tokenizer is required for --videos (a tokenizer.json or "
+                         "sentencepiece .model)")
+    if opts.text_tokenizer and not os.path.isfile(os.path.expanduser(opts.text_tokenizer)):
+        raise FileNotFoundError(f"--text_tokenizer={opts.text_tokenizer}: no such file")
     model, visual_info = visual.load_visual_tokenizer(opts.tokenizer_ckpt,
                                                       opts.tokenizer_config)
     if model.cfg.codebook_size > vocab.visual_size:
         raise ValueError(f"visual tokenizer has {model.cfg.codebook_size} codes but the "
                          f"vocabulary only {vocab.visual_size} (--visual_size)")
+    os.makedirs(os.path.join(opts.out, ".prepare"), exist_ok=True)
+    manifest_path = os.path.join(opts.out, f"manifest-{opts.split}.json")
+    if os.path.exists(manifest_path):
+        os.remove(manifest_path)  # present only after a complete run
+    text, text_file = text_tokenizer(opts, vocab)
     ident = dict(settings=[opts.fps, opts.num_frames, opts.min_frames, opts.target,
                            opts.size, opts.seed], visual=visual_info["id"],
                  text=text.fingerprint(), vocab=dataclasses.asdict(vocab))
-    plan = plan_shards(inputs.list_items(opts), opts.split, opts.shard_size)
+    plan = plan_shards(items, opts.split, opts.shard_size)
     encoder = visual.VisualEncoder(model, opts.batch_size, fast_compile=opts.fast_compile)
     all_stats = []
     with futures.ThreadPoolExecutor(max(1, opts.decode_threads)) as pool:
-        ctx = _Context(opts, vocab, text, encoder, pool)
+        ctx = _Context(opts, vocab, text, encoder, pool,
+                       Progress(f"prepare {opts.split}", len(items), unit="record",
+                                log=log.info))
         for shard, items in plan:
             key = _shard_key(items, ident)
             stats = _finished(opts.out, shard, key, opts.overwrite)
+            ctx.done += len(items) if stats is not None else 0
             if stats is None:
                 stats = _run_shard(opts.out, shard, key, items, ctx)
                 log.info("%s: %d records, %d failed", shard, stats["records"],
@@ -374,6 +387,8 @@ def parse_args(argv=None) -> Options:
         p.add_argument(f"--{name}", type=int, default=getattr(d, name))
     for name in ("strict", "overwrite", "fast_compile"):
         p.add_argument(f"--{name}", action="store_true")
+    p.add_argument("-v", "--verbosity", type=int, default=0,
+                   help="1: show the traceback of an error")
     a = p.parse_args(argv)
     source = a.source or ("shapes" if not a.videos else "files")
     if source == "files" and not a.videos:
@@ -394,11 +409,13 @@ def main(argv=None) -> int:
     log.setLevel(logging.INFO)
     log.propagate = False
     opts = parse_args(argv)
+    verbose = cli.verbosity_in(sys.argv[1:] if argv is None else argv) >= 1
     try:
-        manifest = run(opts)
-    except PrepareError as e:
-        log.error("%s", e)
-        return 1
+        with cli.errors_as_one_line("lumos_jax.data.prepare", verbose=verbose,
+                                    catch=(ValueError, OSError, PrepareError)):
+            manifest = run(opts)
+    except SystemExit as e:  # the one-line error is printed; tests call main directly
+        return e.code
     c = manifest["counts"]
     print(f"wrote {c['records']} records from {c['inputs']} inputs ({c['failed']} failed) "
           f"to {opts.out}; buckets {manifest['buckets']}")

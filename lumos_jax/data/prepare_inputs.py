@@ -87,15 +87,26 @@ def items_from_shapes(split: str, num: int, seed: int, streams) -> list[Item]:
 
 
 def list_items(opts) -> list[Item]:
-    """The run's items in a fixed order (so shard contents are stable across runs)."""
+    """The run's items in a fixed order (so shard contents are stable across runs); none
+    is an error."""
     if opts.source == "shapes":
-        return items_from_shapes(opts.split, opts.num, opts.seed, opts.streams)
+        items = items_from_shapes(opts.split, opts.num, opts.seed, opts.streams)
+        if not items:
+            raise ValueError(f"--num={opts.num} --streams={','.join(opts.streams)}: nothing "
+                             f"to make (expected --num >= 1 and a stream: video, image)")
+        return items
     path = os.path.expanduser(opts.videos)
     if os.path.isdir(path):
-        return items_from_dir(path)
-    if os.path.isfile(path):
-        return items_from_csv(path)
-    raise FileNotFoundError(f"--videos={opts.videos}: no such directory or CSV file")
+        items = items_from_dir(path)
+    elif os.path.isfile(path):
+        items = items_from_csv(path)
+    else:
+        raise FileNotFoundError(f"--videos={opts.videos}: no such directory or CSV file")
+    if not items:
+        raise ValueError(f"--videos={opts.videos}: no videos or images in it (expected media "
+                         f"files, each with an optional same-stem .txt caption, or a CSV of "
+                         f"path,caption)")
+    return items
 
 
 def _load_file(item: Item, opts) -> tuple[np.ndarray, int]:

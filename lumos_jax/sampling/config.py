@@ -62,9 +62,11 @@ def default_config(task: str = "t2v", resolution: str = "64px") -> ml_collection
         fast_compile=False,  # XLA optimisation level 0: CPU smoke tests compile ~2x faster
         seed=0,
         # CLI: tokenizer.json / sentencepiece .model (lumos_jax.tokenizer.text.load); the
-        # tiny preset reads the one `lumos_jax.data.prepare` wrote next to its records.
-        text_tokenizer="~/.cache/lumos_jax/shapes_tokens/tokenizer.json" if tiny else "",
-        tokenizer_ckpt="",  # CLI: visual tokenizer workdir, step dir or .safetensors file
+        # tiny preset: the one next to its built-in records (lumos_jax.data.builtin).
+        text_tokenizer="builtin:text_tokenizer" if tiny else "",
+        # CLI: visual tokenizer workdir, step dir or .safetensors file; the tiny preset:
+        # the shipped one its built-in records were made with.
+        tokenizer_ckpt="builtin:visual_tokenizer" if tiny else "",
         # '' = the architecture recorded in the tokenizer workdir (tokenizer_config.json);
         # a Cosmos .safetensors file records none: dv4x8x8 is the release's.
         tokenizer_preset="" if tiny else "dv4x8x8",
