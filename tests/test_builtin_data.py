@@ -51,13 +51,14 @@ def small_build(monkeypatch, tmp_path, toks):
 def test_first_use_builds_once_keyed_by_the_tokenizer(small_build, toks, monkeypatch):
     first = builtin.ensure()
     sha = builtin.tokenizer_fingerprint(toks[0])
-    assert first == str(small_build / sha[:16])
+    name = f"{sha[:16]}-{builtin.recipe_hash(SMALL)[:8]}"
+    assert first == str(small_build / name)
     for split, n in SMALL.items():
         manifest = json.loads(open(os.path.join(first, f"manifest-{split}.json")).read())
         assert manifest["visual_tokenizer"]["params_sha256"] == sha
         assert manifest["counts"]["records"] == 2 * n  # video + image streams
     assert os.path.exists(os.path.join(first, "tokenizer.json"))
-    assert sorted(os.listdir(small_build)) == [sha[:16], sha[:16] + ".lock"]
+    assert sorted(os.listdir(small_build)) == [name, name + ".lock"]
 
     def no_rebuild(opts):
         raise AssertionError(f"rebuilt {opts.out}")
@@ -66,6 +67,9 @@ def test_first_use_builds_once_keyed_by_the_tokenizer(small_build, toks, monkeyp
     with pytest.raises(AssertionError, match="rebuilt"):  # another tokenizer: its own dir
         builtin.ensure(toks[1])
     assert builtin.tokenizer_fingerprint(toks[1]) != sha
+    monkeypatch.setattr(builtin, "SPLITS", {"train": 9, "validation": 4})
+    with pytest.raises(AssertionError, match="rebuilt"):  # another recipe: its own dir
+        builtin.ensure()
 
 
 def test_a_killed_first_build_leaves_no_half_dataset(small_build, monkeypatch):

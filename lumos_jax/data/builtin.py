@@ -12,7 +12,9 @@ starts (train: the data keys; sample and evaluate: the tokenizer keys):
 
 CACHE is ~/.cache/lumos_jax/shapes_tokens and FINGERPRINT the first 16 hex digits of
 the visual tokenizer's parameter sha256 (the one prepare's manifests record), so
-records made with another tokenizer are never reused. The first run writes them with
+records made with another tokenizer are never reused, then 8 of a hash of the recipe
+(split sizes and the generator's source), so a changed ShapesMotion is remade too.
+The first run writes them with
 `lumos_jax.data.prepare` into FINGERPRINT.partial (resumable shard by shard) and renames
 it when both splits are complete: a killed first run never leaves a half dataset
 under the final name. A lock file lets concurrent first runs build it once.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -73,6 +76,17 @@ def _complete(data_dir: str, sha: str, splits) -> bool:
     return True
 
 
+def recipe_hash(splits: dict) -> str:
+    """What else decides the records: split sizes and the ShapesMotion generator with its
+    prepare settings (their source text: any change there makes new records)."""
+    from lumos_jax.data import prepare_inputs, shapes  # pylint: disable=import-outside-toplevel
+    h = hashlib.sha256(json.dumps(sorted(splits.items())).encode())
+    for module in (shapes, prepare_inputs):
+        with open(module.__file__, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
 @contextlib.contextmanager
 def _locked(path: str):
     with open(path, "w") as f:
@@ -97,7 +111,7 @@ def ensure(tokenizer_ckpt: str | None = None, root: str | None = None) -> str:
             f"GLOB, --config.eval_sources=...)")
     sha = tokenizer_fingerprint(tokenizer_ckpt)
     root = os.path.abspath(os.path.expanduser(root or CACHE_ROOT))
-    final = os.path.join(root, sha[:16])
+    final = os.path.join(root, f"{sha[:16]}-{recipe_hash(splits)[:8]}")
     if _complete(final, sha, splits):
         return final
     os.makedirs(root, exist_ok=True)
