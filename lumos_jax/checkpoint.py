@@ -13,6 +13,7 @@ import os
 
 import orbax.checkpoint as ocp
 from absl import logging
+from etils import epath
 
 
 class Checkpointer:
@@ -58,6 +59,14 @@ class Checkpointer:
     def close(self):
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+def item_metadata(directory: str):
+    """The tree metadata (shapes, dtypes) of one saved item: a step's `state/` or a params
+    export. Read through the item's handler: a Checkpointer would also look for the step
+    metadata file (_CHECKPOINT_METADATA) inside the item directory, where
+    CheckpointManager never writes it, and warn on every load that it is missing."""
+    return ocp.PyTreeCheckpointHandler().metadata(epath.Path(directory))
 
 
 def restore_params(path: str, abstract_params):

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from lumos_jax.checkpoint import restore_params
+from lumos_jax.checkpoint import item_metadata, restore_params
 
 INFO_FILE = "export_info.json"
 
@@ -55,7 +55,7 @@ def export_params(step_dir: str, out: str, note: str = "") -> dict:
     if os.path.exists(out):
         raise FileExistsError(f"--out={out} exists; remove it first")
     # Host numpy targets: the exported tree does not depend on the mesh it was trained on.
-    tree = ocp.PyTreeCheckpointer().metadata(state_dir).item_metadata["params"]
+    tree = item_metadata(state_dir)["params"]
     target = jax.tree.map(lambda m: np.zeros(m.shape, m.dtype), dict(tree))
     params = restore_params(step_dir, target)
     ckptr = ocp.StandardCheckpointer()

@@ -154,3 +154,23 @@ def test_a_checkpoint_cut_off_mid_write_is_never_used(tmp_path):
     step, restored, data, _ = ck.restore({"w": jnp.zeros(4)})
     assert step == 5 and data["next_batch"] == 5
     assert restored["w"].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_loading_checkpoint_params_logs_no_orbax_warning(data_dir, tmp_path, caplog):
+    """The sampler's shape check and the export read a step's `state/` item metadata;
+    through a Checkpointer Orbax warned on every load that the step's metadata file is
+    missing from the item directory (CheckpointManager keeps it one level up)."""
+    import logging
+
+    from lumos_jax import export, parallel
+    from lumos_jax.sampling import loaders
+    from lumos_jax.train_step import Trainer
+    work = str(tmp_path / "w")
+    cfg = small_config(data_dir, steps=2, checkpoint_every=2)
+    train.run(cfg, work)
+    trainer = Trainer(cfg, parallel.make_mesh(dict(cfg.mesh)))
+    with caplog.at_level(logging.WARNING):
+        _, path = loaders.load_decoder_params(trainer, workdir=work)
+        export.export_params(path, str(tmp_path / "exported"))
+        loaders.load_decoder_params(trainer, checkpoint=str(tmp_path / "exported"))
+    assert "Metadata file does not exist" not in caplog.text, caplog.text

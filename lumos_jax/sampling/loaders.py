@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 
 import jax
-import orbax.checkpoint as ocp
 from flax import nnx
 
 from lumos_jax import layout
-from lumos_jax.checkpoint import restore_params
+from lumos_jax.checkpoint import item_metadata, restore_params
 from lumos_jax.tokenizer import model as tok_model
 
 
@@ -34,8 +33,7 @@ def latest_step_dir(workdir: str) -> str:
 def check_params_match(path: str, abstract_params) -> None:
     """Compares the param shapes stored at `path` with the config's; raises on mismatch."""
     state = os.path.join(path, "state")
-    item = ocp.StandardCheckpointer().metadata(
-        state if os.path.isdir(state) else path).item_metadata
+    item = item_metadata(state if os.path.isdir(state) else path)
     stored = item["params"] if os.path.isdir(state) else item
     got = {jax.tree_util.keystr(k): tuple(v.shape)
            for k, v in jax.tree_util.tree_leaves_with_path(stored)}
