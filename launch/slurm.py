@@ -6,6 +6,9 @@ The paper's set-up, 6 nodes x 8 GPUs = 48 GPUs:
   python -m launch.slurm --config=configs/t2v.py:3.6b-384p --workdir=/shared/runs/t2v \
       --nodes=6 --gpus_per_node=8 --partition=gpu --setup='source .venv/bin/activate' \
       --dry_run            # print the sbatch script; drop --dry_run to submit it
+
+The job runs `python` after --setup (which activates an environment), else the repo's
+.venv/bin/python (or the launcher's own interpreter); --python names another.
   # from the launch venv: an xmanager experiment whose work units wait on `sbatch --wait`
   ~/xmvenv/bin/python -m launch.slurm --launcher=xm --sweep='optim.lr=1e-4,5e-5' ...
 
@@ -70,7 +73,9 @@ def sbatch_script(*, job_name: str, workdir: str, train_argv: list, nodes: int,
 
 
 def _define_flags():
-    common.define_common_flags("python")
+    # '' = `python` when --setup activates an environment, else this checkout's venv (or
+    # the launcher's interpreter): the nodes share the checkout (--repo_dir) and its venv.
+    common.define_common_flags("")
     flags.DEFINE_integer("nodes", 6, "Nodes (one JAX process each).")
     flags.DEFINE_integer("gpus_per_node", 8, "GPUs per node, all visible to its process.")
     flags.DEFINE_integer("cpus_per_node", 0, "--cpus-per-task (0: SLURM's default).")
@@ -91,9 +96,10 @@ def _define_flags():
 def plan(fv) -> list[tuple[common.WorkUnit, str, str]]:
     """(work unit, script path, script text) for every point of the sweep."""
     fixed = common.parse_assignments(fv.set)
+    python = fv.python or ("python" if fv.setup else common.default_python())
     out = []
     for unit in common.work_units(fv.workdir, fv.sweep):
-        argv = [fv.python, *common.train_args(fv.config, unit.workdir,
+        argv = [python, *common.train_args(fv.config, unit.workdir,
                                               common.run_overrides(unit, fixed, fv.timeout_s))]
         name = fv.title if unit.name == "run" else f"{fv.title}-{unit.name}"
         text = sbatch_script(job_name=name, workdir=unit.workdir, train_argv=argv,

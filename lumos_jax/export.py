@@ -19,6 +19,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from lumos_jax import cli
 from lumos_jax.checkpoint import item_metadata, restore_params
 
 INFO_FILE = "export_info.json"
@@ -82,8 +83,11 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoint", required=True, help="WORKDIR/checkpoints/STEP")
     p.add_argument("--out", required=True, help="new directory for the params")
     p.add_argument("--note", default="", help="free text kept in export_info.json")
+    p.add_argument("-v", "--verbosity", type=int, default=0,
+                   help="1: show the traceback of an error")
     a = p.parse_args(argv)
-    info = export_params(a.checkpoint, a.out, a.note)
+    with cli.errors_as_one_line("lumos_jax.export", verbose=a.verbosity >= 1):
+        info = export_params(a.checkpoint, a.out, a.note)
     print(json.dumps(info))
     return 0
 

@@ -148,6 +148,7 @@ def test_train_cli_bad_usage_is_one_line_and_writes_nothing(tmp_path):
     ("lumos_jax.compile_check", ["--config=configs/t2v.py:1b", "--topology=v9x:2x2"],
      "unknown chip 'v9x'"),
     ("lumos_jax.demo", ["--workdir=/tmp/x", "--tokenizer_steps=abc"], "--tokenizer_steps"),
+    ("lumos_jax.export", ["--checkpoint=/nope", "--out=/tmp/x"], "no state/ item"),
 ])
 def test_every_cli_reports_errors_in_one_line(module, args, message):
     r = _cli(module, *args)

@@ -53,6 +53,20 @@ def test_slurm_dry_run_48_gpus(tmp_path):
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0  # valid shell
 
 
+def test_slurm_dry_run_without_setup_runs_the_venv_python():
+    """Without --setup nothing activates an environment on the nodes: the script names
+    the checkout's venv interpreter (or the launcher's), never a bare `python`."""
+    out = _dry_run("slurm", "--config=configs/t2v.py:tiny", "--workdir=/shared/t")
+    srun = out[out.index("srun "):].split("\n# submit")[0].replace("\\\n", " ")
+    argv = shlex.split(srun)
+    python = argv[argv.index("-m") - 1]
+    assert python == common.default_python() and os.path.isabs(python), python
+    assert os.path.exists(python)
+    out = _dry_run("slurm", "--config=configs/t2v.py:tiny", "--workdir=/shared/t",
+                   "--python=/opt/env/bin/python3")
+    assert "/opt/env/bin/python3 -m lumos_jax.train" in out
+
+
 def test_slurm_environment_gives_each_node_its_process_id():
     """What srun sets for task 3 of the 6 started by that script."""
     env = {"SLURM_JOB_ID": "777", "SLURM_STEP_NODELIST": "gpu[01-06]", "SLURM_NTASKS": "6",
