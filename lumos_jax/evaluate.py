@@ -41,6 +41,7 @@ class EvalOptions:
     num_videos: int = 24  # VBench prompts (T2V; the same number again for I2V)
     batch: int = 24
     baseline: bool = True
+    holdout: bool = True  # also mini-GenEval on the compositional hold-out prompts
     split: str = "validation"
     seed: int = 0
 
@@ -106,14 +107,13 @@ class Generator:
         return run_tokenizer(self.tokenizer, "encode", x)[:, 0]
 
 
-def run_geneval(gen: Generator, guidance=None):
-    prompts = geneval.make_prompts(gen.opts.split, gen.opts.per_task, gen.opts.seed)
-    captions = [p["prompt"] for p in prompts for _ in range(gen.opts.samples_per_prompt)]
+def run_geneval(gen: Generator, guidance=None, split=None):
+    """(scores, images uint8 [N, H, W, 3], the prompt dict of each image)."""
+    prompts = geneval.make_prompts(split or gen.opts.split, gen.opts.per_task, gen.opts.seed)
+    prompts = [p for p in prompts for _ in range(gen.opts.samples_per_prompt)]
     settings = _settings(gen.config, gen.vocab, frames=1, guidance=guidance)
-    images = gen(captions, settings, gen.opts.seed)[:, 0]
-    pairs = [(p, img) for p, img in zip(
-        [p for p in prompts for _ in range(gen.opts.samples_per_prompt)], images)]
-    return geneval.evaluate(pairs), images, captions
+    images = gen([p["prompt"] for p in prompts], settings, gen.opts.seed)[:, 0]
+    return geneval.evaluate(list(zip(prompts, images))), images, prompts
 
 
 def run_vbench(gen: Generator, guidance=None, i2v=False):
@@ -128,7 +128,16 @@ def run_vbench(gen: Generator, guidance=None, i2v=False):
     videos = gen([m["caption"] for m in metas], settings, gen.opts.seed + 7, first)
     samples = [(m, v, shapes.render_clip(m)[0]) if i2v else (m, v)
                for m, v in zip(metas, videos)]
-    return vbench.evaluate(samples), videos, [m["caption"] for m in metas]
+    return vbench.evaluate(samples), videos, metas
+
+
+def side_by_side(gen: Generator, truth: np.ndarray, generated: np.ndarray) -> np.ndarray:
+    """uint8 [N, F, H, 3W]: ground truth | its tokenizer reconstruction | generated, per
+    prompt, so the tokenizer's share of an error can be told from the model's."""
+    recon = video_io.to_uint8(run_tokenizer(
+        gen.tokenizer, "decode",
+        run_tokenizer(gen.tokenizer, "encode", truth.astype(np.float32) / 127.5 - 1.0)))
+    return np.concatenate([truth, recon, generated], axis=3)
 
 
 def reconstruction_upper_bound(tokenizer, split="validation", num=24, seed=0,
@@ -167,6 +176,14 @@ def model_origin(init_from: str) -> dict | None:
     return origin
 
 
+def _metric_files(config, workdir) -> list[str]:
+    """Training curves to plot: the run that made the params this run started from (an
+    export keeps its metrics.jsonl), then this run's."""
+    init_from = config.get("init_from", "")
+    files = [os.path.join(init_from, "metrics.jsonl")] if init_from else []
+    return [f for f in files + [os.path.join(workdir, "metrics.jsonl")] if os.path.isfile(f)]
+
+
 def evaluate(config, opts: EvalOptions) -> dict:
     out = opts.out or os.path.join(opts.workdir, "eval")
     if not opts.checkpoint:  # a wrong --workdir fails before built-in data is made
@@ -176,11 +193,19 @@ def evaluate(config, opts: EvalOptions) -> dict:
     os.makedirs(out, exist_ok=True)
     results = {"checkpoint": gen.ckpt, "split": opts.split,
                "init_from": model_origin(config.get("init_from", ""))}
-    g, images, image_caps = run_geneval(gen)
-    v, videos, video_caps = run_vbench(gen)
+    g, images, image_prompts = run_geneval(gen)
+    v, videos, video_metas = run_vbench(gen)
     results.update(geneval=g, vbench=v)
     results["vbench_i2v"] = run_vbench(gen, i2v=True)[0]
+    if opts.holdout:
+        results["geneval_holdout"] = run_geneval(gen, split="holdout")[0]
     results["tokenizer_upper_bound"] = reconstruction_upper_bound(gen.tokenizer, opts.split)
+    # The first 8 image prompts (one sample each) and videos: truth | reconstruction | model.
+    firsts = list(range(0, len(image_prompts), opts.samples_per_prompt))[:8]
+    truth = np.stack([geneval.reference_image(image_prompts[i], opts.seed) for i in firsts])
+    image_panels = side_by_side(gen, truth[:, None], images[firsts][:, None])[:, 0]
+    truth = np.stack([shapes.render_clip(m) for m in video_metas[:8]])
+    video_panels = side_by_side(gen, truth, videos[:8])
     if opts.baseline:
         results["baseline_geneval"] = run_geneval(gen, guidance=0.0)[0]
         results["baseline_vbench"] = run_vbench(gen, guidance=0.0)[0]
@@ -188,10 +213,27 @@ def evaluate(config, opts: EvalOptions) -> dict:
     with open(os.path.join(out, "metrics.json"), "w") as f:
         json.dump(results, f, indent=1, default=float)
     from lumos_jax import report
-    report.write(out, results, images, image_caps, videos, video_caps, config,
-                 os.path.join(opts.workdir, "metrics.jsonl"))
+    report.write(out, results, config, report.Samples(
+        images=images, image_captions=[p["prompt"] for p in image_prompts],
+        image_panels=image_panels, image_panel_captions=[image_prompts[i]["prompt"] for i in firsts],
+        video_panels=video_panels, video_captions=[m["caption"] for m in video_metas[:8]]),
+        _metric_files(config, opts.workdir))
     logging.info("evaluation written to %s", out)
     return results
+
+
+def headline(results: dict) -> dict:
+    """The figures a reader checks first (the demo's quality bar), flat, for a JSON line."""
+    g, base = results["geneval"], results.get("baseline_geneval", {})
+    out = {f"geneval_{k}": g.get(k) for k in ("overall",) + geneval.TASKS}
+    out["motion_direction_t2v"] = results["vbench"].get("motion_direction")
+    out["motion_direction_i2v"] = results.get("vbench_i2v", {}).get("motion_direction")
+    out["compositional_holdout"] = results.get("geneval_holdout", {}).get("overall")
+    out["baseline_geneval_overall"] = base.get("overall")
+    out["baseline_motion_direction_t2v"] = results.get("baseline_vbench", {}).get(
+        "motion_direction")
+    out["tokenizer_exact"] = results.get("tokenizer_upper_bound", {}).get("detector_exact")
+    return out
 
 
 def _define_flags():
@@ -215,9 +257,7 @@ def main(argv):
                                        per_task=F.per_task,
                                        samples_per_prompt=F.samples_per_prompt,
                                        num_videos=F.num_videos, baseline=F.baseline))
-    print(json.dumps({"geneval_overall": r["geneval"]["overall"],
-                      "geneval_colors": r["geneval"]["colors"],
-                      "motion_direction": r["vbench"].get("motion_direction")}))
+    print(json.dumps(headline(r)))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 """The evaluation report: Markdown tables, a grid of sampled frames, gifs, training curves."""
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -10,13 +11,31 @@ from lumos_jax import video_io
 from lumos_jax.metrics_io import read_jsonl
 
 
+@dataclasses.dataclass
+class Samples:
+    """What the report shows. Panels are ground truth | tokenizer reconstruction |
+    generated side by side: image_panels uint8 [N, H, 3W, 3], video_panels [N, F, H, 3W, 3]."""
+
+    images: np.ndarray  # [N, H, W, 3], every GenEval sample
+    image_captions: list
+    image_panels: np.ndarray
+    image_panel_captions: list
+    video_panels: np.ndarray
+    video_captions: list
+
+
+def _fmt(v) -> str:
+    """Counts (num_images, num_videos) as integers, scores with 3 decimals."""
+    return str(v) if isinstance(v, int) and not isinstance(v, bool) else f"{v:.3f}"
+
+
 def _table(title, model: dict, baseline: dict | None) -> list[str]:
     keys = [k for k, v in model.items() if isinstance(v, (int, float))]
     head = "| metric | model |" + (" text-ignoring baseline |" if baseline else "")
     lines = [f"### {title}", "", head, "|---|---|" + ("---|" if baseline else "")]
     for k in keys:
-        b = f" {baseline.get(k, float('nan')):.3f} |" if baseline else ""
-        lines.append(f"| {k} | {model[k]:.3f} |{b}")
+        b = f" {_fmt(baseline[k]) if k in baseline else 'n/a'} |" if baseline else ""
+        lines.append(f"| {k} | {_fmt(model[k])} |{b}")
     return lines + [""]
 
 
@@ -32,23 +51,44 @@ def grid(images: np.ndarray, cols: int = 8, pad: int = 2) -> np.ndarray:
     return out
 
 
-def curves(metrics_path: str, out_png: str) -> bool:
-    if not os.path.exists(metrics_path):
+def _loss_series(rows: list[dict], offset: int) -> dict[str, list]:
+    """{name: [(step, loss)]}: training rows split by stream (an image batch has one latent
+    frame, so only frame_loss/0; a video batch more) and the held-out eval loss."""
+    out = {"image loss": [], "video loss": [], "eval loss (video)": []}
+    for r in rows:
+        if "loss" in r:
+            name = "video loss" if "frame_loss/1" in r else "image loss"
+            out[name].append((offset + r["step"], r["loss"]))
+        if "eval_loss" in r:
+            out["eval loss (video)"].append((offset + r["step"], r["eval_loss"]))
+    return out
+
+
+def curves(metrics_paths: list[str], out_png: str) -> bool:
+    """Training curves of one run, or of a run continued from another's params (the
+    earlier file first; the later run's steps are drawn after the earlier's last)."""
+    paths = [p for p in metrics_paths if os.path.exists(p)]
+    if not paths:
         return False
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    rows = read_jsonl(metrics_path)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for key in ("loss", "eval_loss"):
-        pts = [(r["step"], r[key]) for r in rows if key in r]
-        if pts:
-            few = key == "eval_loss" or len(pts) < 50  # a lone point needs a marker
-            ax.plot(*zip(*pts), label=key, marker="." if few else None)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    offset = 0
+    for n, path in enumerate(paths):
+        rows = read_jsonl(path)
+        for name, pts in _loss_series(rows, offset).items():
+            if pts:
+                label = name if n == 0 else f"{name}, continued"
+                ax.plot(*zip(*pts), label=label, marker="." if len(pts) < 50 else None)
+        offset += max((r["step"] for r in rows if "step" in r), default=0)
+    if len(paths) > 1:
+        ax.axvline(offset - max((r["step"] for r in read_jsonl(paths[-1]) if "step" in r),
+                                default=0), color="gray", ls=":")
     ax.set_xlabel("step")
     ax.set_ylabel("masked-token cross-entropy (nats)")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out_png, dpi=100)
     plt.close(fig)
@@ -63,18 +103,20 @@ def origin_line(origin: dict) -> str:
             + (f" ({'; '.join(detail)})" if detail else "") + ", not from scratch.")
 
 
-def write(out, results, images, image_caps, videos, video_caps, config, metrics_path):
-    video_io.write_png(os.path.join(out, "grid_images.png"), grid(images[:32]))
-    video_io.write_png(os.path.join(out, "grid_videos.png"),
-                       grid(np.concatenate([videos[:8, f] for f in range(0, videos.shape[1], 4)])))
-    gifs = []
-    for i, v in enumerate(videos[:8]):
-        gifs.append(video_io.write_gif(os.path.join(out, f"video_{i:02d}.gif"), v,
-                                       int(config.sampling.fps)))
-    has_curves = curves(metrics_path, os.path.join(out, "curves.png"))
+def write(out, results, config, samples: Samples, metrics_paths: list[str]):
+    video_io.write_png(os.path.join(out, "grid_images.png"), grid(samples.images[:32]))
+    video_io.write_png(os.path.join(out, "compare_images.png"), grid(samples.image_panels, 2))
+    frames = range(0, samples.video_panels.shape[1], 4)
+    video_io.write_png(os.path.join(out, "compare_videos.png"),
+                       grid(np.concatenate([samples.video_panels[:, f] for f in frames], 1), 1))
+    for i, v in enumerate(samples.video_panels):
+        video_io.write_gif(os.path.join(out, f"video_{i:02d}.gif"), v, int(config.sampling.fps))
+    has_curves = curves(metrics_paths, os.path.join(out, "curves.png"))
+    s = config.sampling
     md = ["# lumos_jax evaluation", "",
           f"checkpoint: `{results['checkpoint']}`, prompts: ShapesMotion {results['split']} "
-          f"split, sampling: {config.sampling.steps} steps, CFG {config.sampling.guidance}.",
+          f"split, sampling: {s.steps} steps, CFG {s.guidance_image} for images and "
+          f"{s.guidance} for videos.",
           "Baseline: the same model with the prompt dropped (unconditional branch only).", ""]
     if results.get("init_from"):
         md += [origin_line(results["init_from"]), ""]
@@ -85,14 +127,22 @@ def write(out, results, images, image_caps, videos, video_caps, config, metrics_
                f"PSNR {ub['psnr_db']:.1f} dB.", ""]
     md += _table("mini-GenEval (text-to-image)", results["geneval"],
                  results.get("baseline_geneval"))
+    if "geneval_holdout" in results:
+        md += _table("mini-GenEval on the compositional hold-out (colour-shape pairs never "
+                     "in training)", results["geneval_holdout"], None)
     md += _table("mini-VBench (text-to-video)", results["vbench"], results.get("baseline_vbench"))
     if "vbench_i2v" in results:
         md += _table("mini-VBench (image-to-video)", results["vbench_i2v"], None)
-    md += ["## Samples", "", "![images](grid_images.png)", "",
-           "Image prompts (row-major): " + "; ".join(image_caps[:32]), "",
-           "![video frames 0, 4, 8, 12, 16 (rows) of 8 videos](grid_videos.png)", "",
-           "Video prompts: " + "; ".join(f"[{c}](video_{i:02d}.gif)"
-                                        for i, c in enumerate(video_caps[:8])), ""]
+    md += ["## Samples", "",
+           "Each panel: ground truth | its tokenizer reconstruction | generated.", "",
+           "![images: truth, reconstruction, generated](compare_images.png)", "",
+           "Image prompts (row-major): " + "; ".join(samples.image_panel_captions), "",
+           "![videos: frames 0, 4, 8, 12, 16 left to right; truth, reconstruction, generated]"
+           "(compare_videos.png)", "",
+           "Video prompts (rows; gifs): " + "; ".join(
+               f"[{c}](video_{i:02d}.gif)" for i, c in enumerate(samples.video_captions)), "",
+           "Every generated image: ![images](grid_images.png)", "",
+           "Image prompts (row-major): " + "; ".join(samples.image_captions[:32]), ""]
     if has_curves:
         md += ["## Training curve", "", "![curves](curves.png)", ""]
     md += [f"Sampling took {results['sampling_seconds']:.0f} s in all."]

@@ -205,3 +205,21 @@ def test_shapes_source_file_names(tokenizer_ckpt, tmp_path):
         video[0].caption, width=64, height=64, frames=17, fps=8)
     manifest = json.loads((out / "manifest-validation.json").read_text())
     assert manifest["counts"] == dict(inputs=6, records=6, failed=0)
+
+
+def test_train_records_never_show_a_held_out_pair(tokenizer_ckpt, tmp_path):
+    """The compositional hold-out tests colour-shape pairs the t2v model never saw: no
+    training record's caption names one (every caption names at least one pair)."""
+    import re
+    from lumos_jax.data import shapes
+    out = tmp_path / "train_tokens"
+    assert prepare.main(["--source=shapes", "--split=train", "--num=48", "--shard_size=48",
+                         f"--out={out}", f"--tokenizer_ckpt={tokenizer_ckpt}", *FAST]) == 0
+    word = re.compile(r"\b(%s) (%s)s?\b" % ("|".join(shapes.PALETTE), "|".join(shapes.SHAPES)))
+    records = read_all(str(out / "video-*")) + read_all(str(out / "image-*"))
+    assert len(records) == 96
+    for r in records:
+        pairs = set(word.findall(r.caption))
+        assert pairs and not pairs & shapes.HOLDOUT_PAIRS, r.caption
+    held = [shapes.sample_meta(0, "holdout", i)["caption"] for i in range(8)]
+    assert all(set(word.findall(c)) & shapes.HOLDOUT_PAIRS for c in held)  # the parse works

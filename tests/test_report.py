@@ -20,9 +20,25 @@ def test_curves_plot_from_metrics_jsonl(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_text("\n".join(json.dumps({"step": s, "loss": 7 - s / 10}) for s in range(1, 30))
                     + "\n" + json.dumps({"step": 20, "eval_loss": 5.5}) + "\n")
-    assert report.curves(str(path), str(tmp_path / "c.png"))
+    assert report.curves([str(path)], str(tmp_path / "c.png"))
     assert (tmp_path / "c.png").stat().st_size > 1000
-    assert not report.curves(str(tmp_path / "missing.jsonl"), str(tmp_path / "d.png"))
+    assert not report.curves([str(tmp_path / "missing.jsonl")], str(tmp_path / "d.png"))
+    # A continued run is drawn after the run its params came from.
+    assert report.curves([str(path), str(path)], str(tmp_path / "e.png"))
+
+
+def test_loss_series_split_image_and_video_batches():
+    rows = [{"step": 1, "loss": 3.0, "frame_loss/0": 3.0},
+            {"step": 2, "loss": 5.0, "frame_loss/0": 4.0, "frame_loss/1": 6.0},
+            {"step": 2, "eval_loss": 5.5}, {"step": 3, "lr": 0.1}]
+    assert report._loss_series(rows, 10) == {"image loss": [(11, 3.0)],
+                                             "video loss": [(12, 5.0)],
+                                             "eval loss (video)": [(12, 5.5)]}
+
+
+def test_table_prints_counts_as_integers():
+    lines = report._table("t", {"overall": 0.5, "num_images": 72}, {"overall": 0.25})
+    assert "| num_images | 72 | n/a |" in lines and "| overall | 0.500 | 0.250 |" in lines
 
 
 def test_the_report_says_where_the_run_started(tmp_path):
