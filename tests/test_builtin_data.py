@@ -12,7 +12,7 @@ import pytest
 from flax import nnx
 
 from lumos_jax import config_lib, train
-from lumos_jax.data import builtin, prepare, prepare_visual
+from lumos_jax.data import builtin, prepare_visual
 from lumos_jax.tokenizer import config as tokenizer_config
 from lumos_jax.tokenizer import model as model_lib
 from train_util import losses
@@ -60,9 +60,9 @@ def test_first_use_builds_once_keyed_by_the_tokenizer(small_build, toks, monkeyp
     assert os.path.exists(os.path.join(first, "tokenizer.json"))
     assert sorted(os.listdir(small_build)) == [name, name + ".lock"]
 
-    def no_rebuild(opts):
-        raise AssertionError(f"rebuilt {opts.out}")
-    monkeypatch.setattr(prepare, "run", no_rebuild)
+    def no_rebuild(out, *args):
+        raise AssertionError(f"rebuilt {out}")
+    monkeypatch.setattr(builtin, "prepare_split", no_rebuild)
     assert builtin.ensure() == first  # the second run reuses it
     with pytest.raises(AssertionError, match="rebuilt"):  # another tokenizer: its own dir
         builtin.ensure(toks[1])
@@ -73,21 +73,32 @@ def test_first_use_builds_once_keyed_by_the_tokenizer(small_build, toks, monkeyp
 
 
 def test_a_killed_first_build_leaves_no_half_dataset(small_build, monkeypatch):
-    real_run = prepare.run
+    real_split = builtin.prepare_split
 
-    def killed_at_validation(opts):
-        if opts.split == "validation":
+    def killed_at_validation(out, tokenizer_ckpt, split, num):
+        if split == "validation":
             raise KeyboardInterrupt  # what Ctrl+C does mid-way
-        return real_run(opts)
-    monkeypatch.setattr(prepare, "run", killed_at_validation)
+        return real_split(out, tokenizer_ckpt, split, num)
+    monkeypatch.setattr(builtin, "prepare_split", killed_at_validation)
     with pytest.raises(KeyboardInterrupt):
         builtin.ensure()
     names = os.listdir(small_build)
     assert [n for n in names if not n.endswith((".partial", ".lock"))] == [], names
-    monkeypatch.setattr(prepare, "run", real_run)
+    (partial,) = [n for n in names if n.endswith(".partial")]
+    train_shard = small_build / partial / "video-train-00000.array_record"
+    made = train_shard.stat().st_mtime_ns
+    monkeypatch.setattr(builtin, "prepare_split", real_split)
     done = builtin.ensure()  # resumes: the finished train shards are kept
     assert os.path.isdir(done) and not os.path.exists(done + ".partial")
     assert os.path.exists(os.path.join(done, "manifest-validation.json"))
+    assert os.stat(os.path.join(done, "video-train-00000.array_record")).st_mtime_ns == made
+
+
+def test_a_failed_build_is_one_clear_error(small_build, monkeypatch):
+    monkeypatch.setattr(builtin, "PREPARE_OPTIONS", dict(batch_size=0))
+    with pytest.raises(ChildProcessError, match="making the built-in records failed "
+                                                "\\(train split, exit code"):
+        builtin.ensure()
 
 
 def test_a_directory_of_another_tokenizer_is_refused(small_build, toks):

@@ -28,6 +28,9 @@ import hashlib
 import json
 import logging
 import os
+import shlex
+import subprocess
+import sys
 import time
 
 PREFIX = "builtin:"
@@ -38,7 +41,7 @@ CACHE_ROOT = "~/.cache/lumos_jax/shapes_tokens"
 # Records per split and stream (video clips, and as many images): the demo's
 # from-scratch amount; the tiny preset's 3000 steps x 16 see each clip ~12 times.
 SPLITS = {"train": 4096, "validation": 256}
-PREPARE_OPTIONS = {}  # more prepare.Options fields for the build (tests: a faster one)
+PREPARE_OPTIONS = {}  # more prepare flags for the build, e.g. batch_size=4 (tests: faster)
 DATA_KEYS = ("data.streams.*.sources", "eval_sources")
 TOKENIZER_KEYS = ("sampling.text_tokenizer", "sampling.tokenizer_ckpt")
 
@@ -125,20 +128,31 @@ def ensure(tokenizer_ckpt: str | None = None, root: str | None = None) -> str:
 
 
 def _build(out: str, tokenizer_ckpt: str, sha: str, splits: dict) -> None:
-    from lumos_jax.data import prepare  # pylint: disable=import-outside-toplevel
     n = sum(splits.values())
     log.info("first use of the tiny presets' built-in data: tokenising %d ShapesMotion "
              "clips and %d images (%s) with %s (%s) into %s; a few minutes on a CPU, "
              "once", n, n, ", ".join(f"{k} {v}" for k, v in splits.items()),
              tokenizer_ckpt, sha[:16], out)
     t0 = time.monotonic()
-    # overwrite: shards a killed earlier build left with other settings are redone,
-    # complete ones with the same settings are kept (prepare resumes shard by shard).
-    options = dict(dict(overwrite=True), **PREPARE_OPTIONS)
     for split, num in splits.items():
-        prepare.run(prepare.Options(out=out, tokenizer_ckpt=tokenizer_ckpt, source="shapes",
-                                    split=split, num=num, **options))
+        prepare_split(out, tokenizer_ckpt, split, num)
     log.info("tokenised in %.0f s", time.monotonic() - t0)
+
+
+def prepare_split(out: str, tokenizer_ckpt: str, split: str, num: int) -> None:
+    """`python -m lumos_jax.data.prepare` for one split, in a child process: JAX there
+    is single-process (the tokenizer restore of a multi-process run would wait at a
+    barrier for peers that wait on the lock), and its progress lines reach this console.
+    --overwrite: shards a killed earlier build left with other settings are redone,
+    complete ones with the same settings are kept (prepare resumes shard by shard)."""
+    argv = [sys.executable, "-m", "lumos_jax.data.prepare", "--source=shapes",
+            f"--split={split}", f"--num={num}", f"--out={out}",
+            f"--tokenizer_ckpt={tokenizer_ckpt}", "--overwrite"]
+    argv += [f"--{k}" if v is True else f"--{k}={v}" for k, v in PREPARE_OPTIONS.items()]
+    code = subprocess.run(argv, check=False).returncode
+    if code:
+        raise ChildProcessError(f"making the built-in records failed ({split} split, exit "
+                                f"code {code}; the lines above say why): {shlex.join(argv)}")
 
 
 def config_keys(config, patterns) -> list[str]:
