@@ -62,7 +62,8 @@ class Progress:
         eta = duration((self.total - done) / rate) if rate > 0 and done < self.total else "0s"
         fields = [f"{k} {_value(v)}" for k, v in values.items()]
         fields += [f"{_rate(rate)} {self.unit}/s", f"ETA {eta}"]
-        line = (f"{self.name} {self.unit} {done:,.0f}/{self.total:,.0f} ({pct:.0f}%): "
+        # whole units done (a fraction counts toward the percentage only)
+        line = (f"{self.name} {self.unit} {int(done):,}/{self.total:,.0f} ({pct:.0f}%): "
                 + ", ".join(fields))
         self.log(line)
         return line

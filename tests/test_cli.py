@@ -204,3 +204,10 @@ def test_prepare_bad_inputs_are_one_line_and_write_nothing(tmp_path, capsys):
     assert prepare.main([f"--videos={empty}", *common]) == 1
     assert "--text_tokenizer=/nope/t.json: no such file" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_progress_counts_whole_units_and_fractions_in_the_percentage():
+    lines = []
+    p = Progress("evaluate", 2, unit="video", log=lines.append, clock=lambda: 0.0)
+    p.update(0.8, force=True)
+    assert lines[0].startswith("evaluate video 0/2 (40%): ")
