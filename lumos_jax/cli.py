@@ -64,13 +64,18 @@ def process_defaults(environ=None, find=glob.glob) -> dict:
     return set_
 
 
-def tpu_compile_only_env(environ=None) -> None:
-    """For a mock-TPU compile on a machine without TPUs: libtpu looks for its (absent)
-    workers and accelerator type and logs errors; a compile-only client needs neither."""
+def tpu_compile_only_env(topology: str, environ=None) -> None:
+    """For a mock-TPU compile ('v5p:4x4x3') on a machine without TPUs: libtpu looks up
+    its (absent) workers and accelerator type and logs errors without them. The topology
+    compiled for comes from the topology name; these only need to parse ('v5p-48')."""
     environ = os.environ if environ is None else environ
     if not accelerator_present():
+        kind, _, shape = topology.partition(":")
+        chips = 1
+        for d in shape.split("x"):
+            chips *= int(d) if d.isdigit() else 1
         environ.setdefault("TPU_WORKER_HOSTNAMES", "localhost")
-        environ.setdefault("TPU_ACCELERATOR_TYPE", "compile-only")
+        environ.setdefault("TPU_ACCELERATOR_TYPE", f"{kind}-{chips}")
 
 
 # ----------------------------------------------------------------------------- logging

@@ -60,7 +60,7 @@ def topology_devices(topology: str):
     # lockfile; a compile-only client must not be refused because another one runs.
     os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
     from lumos_jax import cli
-    cli.tpu_compile_only_env()
+    cli.tpu_compile_only_env(topology)
     from jax.experimental import topologies
     chip_config = "megacore" if kind in ("v5p", "v4") else "default"
     try:
