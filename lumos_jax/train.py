@@ -56,6 +56,7 @@ def run(config, workdir: str, *, crash_after: int | None = None) -> int:
         train_lib.validate_config(config)
     except ValueError as e:  # a config value on the command line: bad usage
         raise cli.UsageError(str(e)) from e
+    train_lib.check_init_from(config, workdir)
     train_lib.check_given_sources(config)  # before minutes of building built-in data
     builtin.resolve(config)  # the tiny presets' built-in records, made on first use
     train_iter = pipeline.make_iterator(config.data)

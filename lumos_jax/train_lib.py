@@ -63,6 +63,18 @@ def check_given_sources(config) -> None:
                                          vocab=vocab, weight=weight)
 
 
+def check_init_from(config, workdir: str) -> None:
+    """config.init_from must exist when it will be used: the workdir holds no checkpoint
+    yet (a resumed run restores its own and never reads init_from)."""
+    path = os.path.expanduser(config.get("init_from", "") or "")
+    if path and not os.path.exists(path) and \
+            not os.path.isdir(os.path.join(workdir, "checkpoints")):
+        raise FileNotFoundError(
+            f"config init_from={config.init_from!r}: no such directory (expected a step "
+            f"directory WORKDIR/checkpoints/STEP, a params export or a Hugging Face "
+            f"checkpoint directory)")
+
+
 def eval_data_config(config):
     """The held-out stream (config.eval_sources), unshuffled, one epoch; None if unset.
     Its sources are opened once here, so a wrong path fails now, not at the first eval."""

@@ -134,6 +134,10 @@ def test_train_cli_bad_usage_is_one_line_and_writes_nothing(tmp_path):
     r = _cli("lumos_jax.train", f"--config={TINY}", f"--workdir={work}",
              "--config.model.remat=bogus")
     assert r.returncode == 2 and "model.remat='bogus'; expected" in r.stderr, r.stderr
+    r = _cli("lumos_jax.train", f"--config={TINY}", f"--workdir={work}",
+             "--config.init_from=/nope/checkpoints/100")
+    assert r.returncode == 1 and "config init_from='/nope/checkpoints/100': no such " \
+        "directory" in r.stderr, r.stderr
     assert not work.exists()  # no config.json, events or metrics.jsonl before the checks
     r = _cli("lumos_jax.train", f"--config={TINY}", f"--workdir={work}", "--verbosity=1",
              "--config.data.streams.video.sources=array_record:/nope/v-*", "--config.eval_sources=")
