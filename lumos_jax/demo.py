@@ -92,7 +92,8 @@ def check_params_tokenizer(init_from, tokenizer_ckpt):
             f"({sha[:16]}): use that tokenizer, or --init_from='' to train from scratch")
 
 
-def demo_config(data_dir, tokenizer_ckpt, steps, init_from="", lr=0.0, batch_size=0):
+def demo_config(data_dir, tokenizer_ckpt, steps, init_from="", lr=0.0, batch_size=0,
+                warm_start=False):
     from lumos_jax import config_lib
     c = config_lib.experiment("t2v", "tiny")
     c.data.streams.video.sources = f"array_record:{data_dir}/video-train-*.array_record"
@@ -105,9 +106,10 @@ def demo_config(data_dir, tokenizer_ckpt, steps, init_from="", lr=0.0, batch_siz
     c.train.update(steps=steps, eval_every=max(steps // 4, 1), checkpoint_every=max(steps // 4, 1))
     c.optim.total_steps = steps
     if init_from:
+        c.init_from = init_from
+    if init_from and not warm_start:
         # Continue a trained model: its cosine schedule ended at lr * end_lr_ratio
         # (1e-4); re-warming to 1e-3 would undo part of what it learned.
-        c.init_from = init_from
         c.optim.update(lr=1e-4, warmup_steps=min(10, steps), schedule="constant")
     if lr > 0:
         c.optim.lr = lr
@@ -125,7 +127,7 @@ def main(argv):
     _stage("1/4 visual tokenizer")
     tok = F.tokenizer_ckpt or tokenizer_stage(workdir, F.tokenizer_steps)
     init_from = resolve_init(F.init_from)
-    if init_from:
+    if init_from and not F.warm_start:
         check_params_tokenizer(init_from, tok)
     _stage("2/4 ShapesMotion token records")
     # Continuing trained parameters for a few steps needs fewer records than training.
@@ -137,7 +139,7 @@ def main(argv):
                              text_json)
     _stage("3/4 train the tiny text-to-video model")
     steps = F.train_steps if F.train_steps >= 0 else (100 if init_from else 600)
-    config = demo_config(data_dir, tok, steps, init_from, F.lr, F.batch_size)
+    config = demo_config(data_dir, tok, steps, init_from, F.lr, F.batch_size, F.warm_start)
     print(f"{'continuing ' + init_from if init_from else 'from scratch'}: {steps} steps, "
           f"batch {config.data.batch_size}, lr {config.optim.lr:g} ({config.optim.schedule})")
     from lumos_jax import train
@@ -170,6 +172,10 @@ def _define_flags():
                          "parameters, 600 from scratch.")
     flags.DEFINE_integer("batch_size", 0, "t2v batch size; 0: the tiny config's (16).")
     flags.DEFINE_bool("evaluate", True, "Run stage 4 (sample and evaluate).")
+    flags.DEFINE_bool("warm_start", False, "--init_from params were trained on another "
+                      "visual tokenizer's codes: start from them anyway (the text side "
+                      "carries over; the visual codes are relearned) with the from-scratch "
+                      "schedule (lr 1e-3 cosine) instead of refusing them.")
     flags.DEFINE_float("lr", 0.0, "Peak learning rate; 0: 1e-3 (cosine) from scratch, "
                        "1e-4 (constant) when continuing given parameters.")
     flags.DEFINE_integer("per_task", 6, "mini-GenEval prompts per task.")
