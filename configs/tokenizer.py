@@ -56,6 +56,9 @@ def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
   c.fg_threshold = 0.3
   # Gradient difference loss (train.edge_loss) weight: keeps edges sharp; 0 = off.
   c.edge_weight = 0.0
+  # Fraction of latent vectors quantised with uniform noise instead of rounding during
+  # training (fsq.quantize_noisy); 0 = straight-through rounding only (Cosmos).
+  c.quant_noise = 0.0
 
   # Logging, evaluation, checkpoints.
   c.log_every = 25

@@ -83,3 +83,23 @@ def test_straight_through_gradient():
 def test_rejects_bad_levels():
   with pytest.raises(ValueError, match="levels"):
     fsq.basis([8, 1])
+
+
+def test_quantize_noisy_rounds_or_adds_one_step_of_noise():
+  import jax
+  levels = (8, 5, 5, 5)
+  z = jax.random.normal(jax.random.key(0), (512, 4)) * 2
+  key = jax.random.key(1)
+  np.testing.assert_array_equal(fsq.quantize_noisy(z, levels, key, 0.0), fsq.quantize(z, levels))
+  half = np.asarray(levels) // 2
+  bounded = np.asarray(fsq.bound(z, levels))
+  noisy = np.asarray(fsq.quantize_noisy(z, levels, key, 1.0)) * half
+  off = noisy - bounded
+  assert np.abs(off).max() <= 0.5 + 1e-6 and off.std() > 0.2  # ~U(-0.5, 0.5): std 0.29
+  assert not np.allclose(noisy, np.round(noisy))  # not on the grid
+  mixed = np.asarray(fsq.quantize_noisy(z, levels, key, 0.5)) * half
+  on_grid = np.all(np.isclose(mixed, np.round(bounded)), axis=-1)
+  assert 0.35 < on_grid.mean() < 0.65  # about half the vectors rounded, whole vectors
+  # Gradients reach z through both paths (straight-through and noise).
+  g = jax.grad(lambda x: fsq.quantize_noisy(x, levels, key, 0.5).sum())(z)
+  assert np.all(np.asarray(g) > 0)

@@ -27,6 +27,7 @@ from ml_collections import config_flags
 
 from lumos_jax.data import prepare_visual
 from lumos_jax.tokenizer import clips as clips_lib
+from lumos_jax.tokenizer import fsq
 from lumos_jax.tokenizer.config import TokenizerConfig
 from lumos_jax.tokenizer import model as model_lib
 
@@ -196,19 +197,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   # --- Steps.
   fg_weight, fg_threshold = config.get("fg_weight", 0.0), config.get("fg_threshold", 0.3)
   edge_weight = config.get("edge_weight", 0.0)
+  quant_noise = config.get("quant_noise", 0.0)
 
-  def loss_fn(p, video):
-    recon, codes = nnx.merge(graphdef, unflatten_params(template, p))(video)
+  def loss_fn(p, video, key):
+    m = nnx.merge(graphdef, unflatten_params(template, p))
+    if quant_noise:
+      q = fsq.quantize_noisy(m.encode_latent(video), cfg.levels, key, quant_noise)
+      recon, codes = m.decode_codes(q), None
+    else:
+      recon, codes = m(video)
     l1, l2 = reconstruction_losses(recon, video, fg_weight, fg_threshold)
     loss = config.l1_weight * l1 + config.l2_weight * l2
     if edge_weight:
       loss = loss + edge_weight * edge_loss(recon, video)
     return loss, (l1, l2, codes)
 
-  def train_step(p, o, frames):
+  def train_step(p, o, frames, step):
     # uint8 travels to the device (4x fewer bytes than float32) and is scaled there.
     video = clips_lib.to_model_range(frames)
-    (loss, (l1, l2, _)), grads = jax.value_and_grad(loss_fn, has_aux=True)(p, video)
+    key = jax.random.fold_in(jax.random.key(config.seed), step)
+    (loss, (l1, l2, _)), grads = jax.value_and_grad(loss_fn, has_aux=True)(p, video, key)
     updates, o = tx.update(grads, o, p)
     metrics = {"train/loss": loss, "train/l1": l1, "train/l2": l2,
                "train/psnr": 10 * jnp.log10(4.0 / jnp.maximum(l2, 1e-10)),
@@ -224,7 +232,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   # fast_compile: XLA optimisation level 0, for CPU smoke tests (compiles ~2x faster).
   opts = ({"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
           if config.fast_compile else None)
-  train_step = jax.jit(train_step, in_shardings=(replicated, replicated, batch_sharding),
+  train_step = jax.jit(train_step,
+                       in_shardings=(replicated, replicated, batch_sharding, replicated),
                        out_shardings=replicated, donate_argnums=(0, 1), compiler_options=opts)
   eval_step = jax.jit(eval_step, in_shardings=(replicated, batch_sharding),
                       out_shardings=replicated, compiler_options=opts)
@@ -280,7 +289,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     rng = np.random.default_rng([config.seed, step])
     batch = train_clips[rng.integers(0, len(train_clips), config.batch_size)]
     params, opt_state, metrics = train_step(params, opt_state,
-                                            jax.device_put(batch, batch_sharding))
+                                            jax.device_put(batch, batch_sharding),
+                                            np.int32(step))
     step += 1
     if pending is not None:
       last = _log(writer, *pending, steps_per_s=(step - start) / (time.time() - t0))
