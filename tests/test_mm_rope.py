@@ -84,3 +84,24 @@ def test_dot_product_depends_only_on_per_axis_differences(variant):
         pq = [10, 20, 30]
         pq[axis] += 5
         assert abs(score(pq, [3, 5, 9]) - base) > 1e-2, f"axis {axis} has no effect"
+
+
+def test_inv_freq_is_rounded_in_float32_like_the_release():
+    """By hand: each step of 1 / theta^(j/d) rounded to float32 (exact float64 arithmetic
+    on float32 inputs, then rounding, is what a correctly rounded float32 op gives)."""
+    for d, theta in ((64, 10000.0), (128, 10000.0), (32, 500000.0)):
+        got = mm_rope.inv_freq(d, theta)
+        assert got.dtype == np.float32
+        exp = np.float32(np.arange(0, d, 2, dtype=np.float64) / d)  # j and d exact
+        power = np.float32(np.float64(theta) ** np.float64(exp))
+        want = np.float32(1.0 / np.float64(power))
+        np.testing.assert_array_equal(got, want)
+    once = np.float32(10000.0 ** (-np.arange(0, 64, 2, dtype=np.float64) / 64))
+    assert (mm_rope.inv_freq(64) != once).sum() >= 5  # rounding once differs (1 ulp)
+
+
+def test_inv_freq_matches_torch_float32():
+    torch = pytest.importorskip("torch")
+    for d in (32, 64, 128):
+        want = 1.0 / (10000.0 ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d))
+        np.testing.assert_array_equal(mm_rope.inv_freq(d), want.numpy())
