@@ -210,4 +210,7 @@ def evaluate(writer, step, eval_fn, params, trainer: Trainer, eval_cfg, config) 
     it.close()
     loss = total / max(count, 1.0)
     writer.write_scalars(step, {"eval_loss": loss})
+    if jax.process_index() == 0:  # the console's line (clu's logging writer is filtered)
+        logging.info("train step %d: eval loss %.4f over %d held-out tokens", step, loss,
+                     int(count))
     return loss

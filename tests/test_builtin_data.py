@@ -156,3 +156,4 @@ def test_tiny_config_trains_on_a_fresh_cache(small_build, tmp_path, caplog):
     text = caplog.text
     assert "first use of the tiny presets' built-in data" in text
     assert "train step 2/2 (100%): loss " in text and "step/s, ETA 0s" in text
+    assert "train step 2: eval loss " in text  # eval_every=2 on the built-in validation
