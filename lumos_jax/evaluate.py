@@ -28,6 +28,7 @@ from lumos_jax.evaluation import geneval, vbench
 from lumos_jax.progress import Progress
 from lumos_jax.sample import run_tokenizer
 from lumos_jax.sampling import loaders
+from lumos_jax.tokenizer.clips import to_model_range
 from lumos_jax.train_step import Trainer
 
 
@@ -103,7 +104,7 @@ class Generator:
 
     def encode_first_frames(self, frames):
         """uint8 [N, H, W, 3] -> codes [N, h, w] of the first latent frame (I2V)."""
-        x = frames.astype(np.float32)[:, None] / 127.5 - 1.0
+        x = to_model_range(frames[:, None])
         return run_tokenizer(self.tokenizer, "encode", x)[:, 0]
 
 
@@ -131,13 +132,16 @@ def run_vbench(gen: Generator, guidance=None, i2v=False):
     return vbench.evaluate(samples), videos, metas
 
 
+def reconstruct(tokenizer, clips: np.ndarray) -> np.ndarray:
+    """uint8 clips [N, F, H, W, 3] -> their encode-decode round trip, uint8, same shape."""
+    codes = run_tokenizer(tokenizer, "encode", to_model_range(clips))
+    return video_io.to_uint8(run_tokenizer(tokenizer, "decode", codes))
+
+
 def side_by_side(gen: Generator, truth: np.ndarray, generated: np.ndarray) -> np.ndarray:
     """uint8 [N, F, H, 3W]: ground truth | its tokenizer reconstruction | generated, per
     prompt, so the tokenizer's share of an error can be told from the model's."""
-    recon = video_io.to_uint8(run_tokenizer(
-        gen.tokenizer, "decode",
-        run_tokenizer(gen.tokenizer, "encode", truth.astype(np.float32) / 127.5 - 1.0)))
-    return np.concatenate([truth, recon, generated], axis=3)
+    return np.concatenate([truth, reconstruct(gen.tokenizer, truth), generated], axis=3)
 
 
 def reconstruction_upper_bound(tokenizer, split="validation", num=24, seed=0,
@@ -150,8 +154,7 @@ def reconstruction_upper_bound(tokenizer, split="validation", num=24, seed=0,
     from lumos_jax.evaluation import detector
     metas = [shapes.sample_meta(seed, split, i) for i in range(num)]
     clips = np.stack([shapes.render_clip(m) for m in metas])
-    codes = run_tokenizer(tokenizer, "encode", clips.astype(np.float32) / 127.5 - 1.0)
-    recon = video_io.to_uint8(run_tokenizer(tokenizer, "decode", codes))
+    recon = reconstruct(tokenizer, clips)
     mse = np.mean((recon.astype(np.float64) - clips) ** 2)
     exact = []
     for meta, video in zip(metas, recon):
@@ -202,7 +205,9 @@ def evaluate(config, opts: EvalOptions) -> dict:
     results["tokenizer_upper_bound"] = reconstruction_upper_bound(gen.tokenizer, opts.split)
     # The first 8 image prompts (one sample each) and videos: truth | reconstruction | model.
     firsts = list(range(0, len(image_prompts), opts.samples_per_prompt))[:8]
-    truth = np.stack([geneval.reference_image(image_prompts[i], opts.seed) for i in firsts])
+    s = config.sampling
+    truth = np.stack([geneval.reference_image(image_prompts[i], opts.seed, s.height, s.width)
+                      for i in firsts])
     image_panels = side_by_side(gen, truth[:, None], images[firsts][:, None])[:, 0]
     truth = np.stack([shapes.render_clip(m) for m in video_metas[:8]])
     video_panels = side_by_side(gen, truth, videos[:8])
