@@ -19,7 +19,7 @@ from absl import flags, logging
 from ml_collections import config_flags
 
 from lumos_jax import checkpoint as ckpt_lib
-from lumos_jax import cli, distributed, metrics_io, parallel, train_lib
+from lumos_jax import cli, distributed, metrics_io, parallel, train_lib, workdir_lock
 from lumos_jax.data import builtin, pipeline
 from lumos_jax.progress import Progress
 from lumos_jax.train_step import Trainer
@@ -61,6 +61,25 @@ def run(config, workdir: str, *, crash_after: int | None = None) -> int:
     builtin.resolve(config)  # the tiny presets' built-in records, made on first use
     train_iter = pipeline.make_iterator(config.data)
     eval_cfg = train_lib.eval_data_config(config)
+
+    # ------------------------------------------------------------- one trainer here
+    # The chief holds WORKDIR/.lock until it returns (the kernel drops it if the process
+    # dies); a second trainer stops here, before writing anything. The other processes
+    # of this job share the workdir by design (only the chief writes), so they never ask.
+    try:
+        lock = workdir_lock.acquire(workdir) if is_chief else None
+    except workdir_lock.WorkdirInUseError:
+        train_iter.close()
+        raise
+    try:
+        return _train(config, workdir, is_chief, train_iter, eval_cfg, crash_after)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(config, workdir, is_chief, train_iter, eval_cfg, crash_after) -> int:
+    """`run` once the config and data are checked and the workdir is locked."""
     os.makedirs(workdir, exist_ok=True)
 
     # ---------------------------------------------------------------------- logging
