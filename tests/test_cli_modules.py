@@ -26,6 +26,9 @@ def test_demo_config_from_scratch_and_from_parameters(tmp_path):
     assert tuned.init_from == "/p" and tuned.train.steps == 100
     # A trained model continues at its final learning rate, not a re-warmed 1e-3.
     assert tuned.optim.lr == 1e-4 and tuned.optim.schedule == "constant"
+    # --warm_start: params of another tokenizer's codes restart the from-scratch schedule.
+    warm = demo.demo_config(str(tmp_path), "TOK", 600, init_from="/p", warm_start=True)
+    assert warm.init_from == "/p" and warm.optim.lr == 1e-3 and warm.optim.schedule == "cosine"
     assert demo.demo_config(str(tmp_path), "TOK", 100, lr=2e-3).optim.lr == 2e-3
     assert demo.demo_config(str(tmp_path), "TOK", 100, batch_size=64).data.batch_size == 64
     assert scratch.data.batch_size == 16

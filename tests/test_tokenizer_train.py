@@ -153,3 +153,16 @@ def test_init_from_starts_a_new_run_from_trained_params(tmp_path):
   c.update(init_from=src, model=_get_config("small").model)
   with pytest.raises(ValueError, match="differ in .*channels"):
     train.train_and_evaluate(c, str(tmp_path / "other"))
+
+
+def test_quant_noise_changes_the_training_loss_only_when_on(tmp_path):
+  """config.quant_noise swaps rounding for one step of noise on that fraction of the
+  latents (fsq.quantize_noisy): the same seed and data give another first-step loss."""
+  losses = []
+  for i, noise in enumerate((0.0, 1.0)):
+    c = _get_config("tiny")
+    c.data.update(num_frames=1, height=16, width=16, num_train_clips=4, num_eval_clips=2)
+    c.update(fast_compile=True, batch_size=2, steps=1, warmup_steps=1, log_every=1,
+             eval_every=1, ckpt_every=1, num_gifs=0, quant_noise=noise)
+    losses.append(train.train_and_evaluate(c, str(tmp_path / f"run{i}"))["train/loss"])
+  assert np.isfinite(losses).all() and losses[0] != losses[1]
