@@ -218,11 +218,12 @@ def evaluate(config, opts: EvalOptions) -> dict:
     with open(os.path.join(out, "metrics.json"), "w") as f:
         json.dump(results, f, indent=1, default=float)
     from lumos_jax import report
-    report.write(out, results, config, report.Samples(
+    samples = report.Samples(
         images=images, image_captions=[p["prompt"] for p in image_prompts],
-        image_panels=image_panels, image_panel_captions=[image_prompts[i]["prompt"] for i in firsts],
-        video_panels=video_panels, video_captions=[m["caption"] for m in video_metas[:8]]),
-        _metric_files(config, opts.workdir))
+        image_panels=image_panels,
+        image_panel_captions=[image_prompts[i]["prompt"] for i in firsts],
+        video_panels=video_panels, video_captions=[m["caption"] for m in video_metas[:8]])
+    report.write(out, results, config, samples, _metric_files(config, opts.workdir))
     logging.info("evaluation written to %s", out)
     return results
 

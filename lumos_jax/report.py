@@ -74,17 +74,17 @@ def curves(metrics_paths: list[str], out_png: str) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4))
-    offset = 0
+    offset = start = 0  # start: where the last run's steps begin
     for n, path in enumerate(paths):
         rows = read_jsonl(path)
         for name, pts in _loss_series(rows, offset).items():
             if pts:
                 label = name if n == 0 else f"{name}, continued"
                 ax.plot(*zip(*pts), label=label, marker="." if len(pts) < 50 else None)
+        start = offset
         offset += max((r["step"] for r in rows if "step" in r), default=0)
     if len(paths) > 1:
-        ax.axvline(offset - max((r["step"] for r in read_jsonl(paths[-1]) if "step" in r),
-                                default=0), color="gray", ls=":")
+        ax.axvline(start, color="gray", ls=":")
     ax.set_xlabel("step")
     ax.set_ylabel("masked-token cross-entropy (nats)")
     ax.grid(alpha=0.3)

@@ -77,12 +77,9 @@ def check_init_from(config, workdir: str) -> None:
 
 def eval_data_config(config):
     """The held-out stream (config.eval_sources), unshuffled, one epoch; None if unset.
-    Its sources are opened once here, so a wrong path fails now, not at the first eval."""
+    (A wrong path already failed in check_given_sources, before the workdir got a file.)"""
     if not config.get("eval_sources"):
         return None
-    pipeline.open_config_sources(config.eval_sources, "eval_sources",
-                                 tfds_data_dir=config.data.tfds_data_dir,
-                                 vocab=layout.vocab_from_config(config.data.vocab))
     c = copy.deepcopy(config.data)
     with c.unlocked():
         for name in c.streams:

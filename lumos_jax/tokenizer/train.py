@@ -203,20 +203,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     m = nnx.merge(graphdef, unflatten_params(template, p))
     if quant_noise:
       q = fsq.quantize_noisy(m.encode_latent(video), cfg.levels, key, quant_noise)
-      recon, codes = m.decode_codes(q), None
+      recon = m.decode_codes(q)
     else:
-      recon, codes = m(video)
+      recon = m(video)[0]
     l1, l2 = reconstruction_losses(recon, video, fg_weight, fg_threshold)
     loss = config.l1_weight * l1 + config.l2_weight * l2
     if edge_weight:
       loss = loss + edge_weight * edge_loss(recon, video)
-    return loss, (l1, l2, codes)
+    return loss, (l1, l2)
 
   def train_step(p, o, frames, step):
     # uint8 travels to the device (4x fewer bytes than float32) and is scaled there.
     video = clips_lib.to_model_range(frames)
     key = jax.random.fold_in(jax.random.key(config.seed), step)
-    (loss, (l1, l2, _)), grads = jax.value_and_grad(loss_fn, has_aux=True)(p, video, key)
+    (loss, (l1, l2)), grads = jax.value_and_grad(loss_fn, has_aux=True)(p, video, key)
     updates, o = tx.update(grads, o, p)
     metrics = {"train/loss": loss, "train/l1": l1, "train/l2": l2,
                "train/psnr": 10 * jnp.log10(4.0 / jnp.maximum(l2, 1e-10)),
