@@ -7,6 +7,7 @@ here fall back to logging + metrics.jsonl, with one warning: training does not n
 """
 from __future__ import annotations
 
+import errno
 import json
 import logging as py_logging
 import os
@@ -22,6 +23,7 @@ except ImportError as _e:  # TensorFlow (or tensorboard) missing under clu
     CLU_IMPORT_ERROR = _e
 
 _log = py_logging.getLogger("lumos_jax.metrics")
+METRICS_NAME = "metrics.jsonl"  # in the workdir
 
 
 class _NoOpWrites:
@@ -91,22 +93,49 @@ class MultiWriter(_NoOpWrites):
 
 
 class JsonlWriter(*_BASES):
-    """Appends one JSON object per write_scalars call to `path` (plots and tests read it)."""
+    """Appends one JSON object per write_scalars call to `path` (plots and tests read it).
+
+    Each row goes out as one whole line in a single write() on an O_APPEND descriptor: a
+    SIGKILL never leaves half a line behind a finished write, and a short write (disk
+    full) is cut back before the error is raised. flush() fsyncs: train.py flushes before
+    each checkpoint save, so a step's row is on disk before the checkpoint of that step.
+    """
 
     def __init__(self, path: str):
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        self._f = open(path, "a", buffering=1)
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def write_scalars(self, step, scalars):
         row = {"step": int(step), "time": time.time()}
         row.update({k: float(np.asarray(v)) for k, v in scalars.items()})
-        self._f.write(json.dumps(row) + "\n")
+        data = (json.dumps(row) + "\n").encode()
+        end = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            written = os.write(self._fd, data)
+        except OSError as e:
+            raise _write_error(self.path, step, e) from None
+        if written != len(data):  # the disk filled mid-line: no cut line stays behind
+            os.ftruncate(self._fd, end)
+            raise _write_error(self.path, step, OSError(errno.ENOSPC, os.strerror(
+                errno.ENOSPC)))
 
     def flush(self):
-        self._f.flush()
+        try:
+            os.fsync(self._fd)
+        except OSError as e:
+            raise OSError(e.errno, f"metrics file {self.path}: fsync failed: "
+                          f"{e.strerror}") from None
 
     def close(self):
-        self._f.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _write_error(path, step, error: OSError) -> OSError:
+    return OSError(error.errno, f"metrics file {path}: could not append the row of step "
+                   f"{step}: {error.strerror or error}")
 
 
 def create_writer(workdir: str, is_chief: bool):
@@ -118,13 +147,13 @@ def create_writer(workdir: str, is_chief: bool):
             _log.warning("no TensorBoard events: clu's metric writers need TensorFlow "
                          "(%s); writing metrics.jsonl and the log only", CLU_IMPORT_ERROR)
             return MultiWriter([LoggingWriter(), JsonlWriter(os.path.join(workdir,
-                                                                           "metrics.jsonl"))])
+                                                                           METRICS_NAME))])
         return LoggingWriter()
     if not is_chief:
         return metric_writers.create_default_writer(None, just_logging=True)
     default = metric_writers.create_default_writer(workdir, asynchronous=False)
     return metric_writers.MultiWriter([default, JsonlWriter(os.path.join(workdir,
-                                                                         "metrics.jsonl"))])
+                                                                         METRICS_NAME))])
 
 
 def progress_reporter(num_train_steps: int, writer):
@@ -136,5 +165,53 @@ def progress_reporter(num_train_steps: int, writer):
 
 
 def read_jsonl(path: str) -> list[dict]:
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """The rows of a metrics file; a last line without its newline (a writer cut off
+    mid-line by an older version, or one being written now) is skipped."""
+    rows, bad, _ = _parse_rows(path)
+    if bad:
+        raise ValueError(f"{path}:{bad[0]}: not a JSON object (a damaged metrics file; "
+                         f"lumos_jax.train repairs it when it resumes this workdir)")
+    return [row for _, row in rows]
+
+
+def _parse_rows(path: str):
+    """-> ([(line bytes, row)], [numbers of bad lines], whether a final partial line
+    was left out)."""
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    partial = bool(lines.pop())  # whole lines only: what follows the last "\n" is cut
+    rows, bad = [], []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("not an object")
+            rows.append((line, row))
+        except ValueError:
+            bad.append(number)
+    return rows, bad, partial
+
+
+def drop_rows_after(path: str, step: int) -> int:
+    """Keeps the rows of steps <= `step` (what the checkpoint a run resumes from had
+    seen), so the steps it runs again are not written twice; also drops lines that do
+    not parse (a row cut off by a kill under an older version). The file is replaced
+    atomically. Returns the number of lines dropped."""
+    if not os.path.exists(path):
+        return 0
+    rows, bad, partial = _parse_rows(path)
+    keep = [line for line, row in rows if int(row.get("step", 0)) <= step]
+    dropped = len(rows) - len(keep) + len(bad) + int(partial)
+    if dropped:
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(b"".join(line + b"\n" for line in keep))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _log.info("%s: dropped %d rows after step %d (written after the checkpoint this "
+                  "run resumes from; the steps run again write them anew)", path, dropped,
+                  step)
+    return dropped

@@ -83,7 +83,6 @@ def _train(config, workdir, is_chief, train_iter, eval_cfg, crash_after) -> int:
     os.makedirs(workdir, exist_ok=True)
 
     # ---------------------------------------------------------------------- logging
-    writer = metrics_io.create_writer(workdir, is_chief)
     if is_chief:
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config.to_json_best_effort(indent=1))
@@ -101,6 +100,9 @@ def _train(config, workdir, is_chief, train_iter, eval_cfg, crash_after) -> int:
                                          every=config.train.checkpoint_every,
                                          async_save=config.train.async_checkpoint)
     state, start = train_lib.initial_state(config, trainer, checkpointer, train_iter)
+    if is_chief:  # rows of steps after `start` are run (and written) again
+        metrics_io.drop_rows_after(os.path.join(workdir, metrics_io.METRICS_NAME), start)
+    writer = metrics_io.create_writer(workdir, is_chief)
 
     # ------------------------------------------------------------ compile + memory
     step_fn = trainer.jit_train_step()
@@ -153,10 +155,12 @@ def _train(config, workdir, is_chief, train_iter, eval_cfg, crash_after) -> int:
             if eval_fn is not None and step % config.train.eval_every == 0:
                 train_lib.evaluate(writer, step, eval_fn, state["params"], trainer, eval_cfg,
                                    config)
-            if stop or step == config.train.steps:
+            if stop or step == config.train.steps or step % config.train.checkpoint_every == 0:
+                # The step's row is on disk before its checkpoint: a kill after the save
+                # cannot lose it (and a resume drops the rows after the restored step).
                 train_lib.record(writer, *pending, config, trainer, peak, mesh, progress)
                 pending = None
-            if stop or step == config.train.steps or step % config.train.checkpoint_every == 0:
+                writer.flush()
                 checkpointer.save(step, state, _data_state(train_iter, step), force=True)
             if stop:
                 logging.warning("preemption: saved step %d, exiting", step)

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from lumos_jax import metrics_io
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,21 +42,73 @@ print("OK")
 
 
 def test_writers_without_tensorflow(tmp_path):
-  r = subprocess.run([sys.executable, "-c", _NO_TF, str(tmp_path)], cwd=_ROOT,
-                     capture_output=True, text=True, timeout=300)
-  assert r.returncode == 0 and r.stdout.strip().endswith("OK"), r.stderr[-3000:]
-  assert "clu's metric writers need TensorFlow" in r.stderr
-  rows = metrics_io.read_jsonl(str(tmp_path / "metrics.jsonl"))
-  # The trainer's row (step 3) and the tokenizer trainer's (step 4), values intact.
-  assert [(r["step"], r.get("loss"), r.get("lr"), r.get("x")) for r in rows] == [
-      (3, 1.5, 0.25, None), (4, None, None, 2.0)]
-  assert "[3] loss=1.5, lr=0.25" in r.stderr  # the logging writer's line
+    r = subprocess.run([sys.executable, "-c", _NO_TF, str(tmp_path)], cwd=_ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip().endswith("OK"), r.stderr[-3000:]
+    assert "clu's metric writers need TensorFlow" in r.stderr
+    rows = metrics_io.read_jsonl(str(tmp_path / "metrics.jsonl"))
+    # The trainer's row (step 3) and the tokenizer trainer's (step 4), values intact.
+    assert [(r["step"], r.get("loss"), r.get("lr"), r.get("x")) for r in rows] == [
+        (3, 1.5, 0.25, None), (4, None, None, 2.0)]
+    assert "[3] loss=1.5, lr=0.25" in r.stderr  # the logging writer's line
 
 
 def test_jsonl_writer_with_clu(tmp_path):
-  w = metrics_io.JsonlWriter(str(tmp_path / "m.jsonl"))
-  w.write_scalars(1, {"a": 2})
-  w.close()
-  (row,) = metrics_io.read_jsonl(str(tmp_path / "m.jsonl"))
-  assert row["step"] == 1 and row["a"] == 2.0 and "time" in row
-  json.dumps(row)
+    w = metrics_io.JsonlWriter(str(tmp_path / "m.jsonl"))
+    w.write_scalars(1, {"a": 2})
+    w.close()
+    (row,) = metrics_io.read_jsonl(str(tmp_path / "m.jsonl"))
+    assert row["step"] == 1 and row["a"] == 2.0 and "time" in row
+    json.dumps(row)
+
+
+def test_rows_are_whole_lines_and_a_cut_last_line_is_skipped(tmp_path):
+    path = str(tmp_path / "m.jsonl")
+    w = metrics_io.JsonlWriter(path)
+    w.write_scalars(1, {"loss": 2.0})
+    w.write_scalars(2, {"loss": 1.0})
+    w.flush()
+    w.close()
+    with open(path, "ab") as f:  # what a kill mid-write under an older version left
+        f.write(b'{"step": 3, "lo')
+    assert [r["step"] for r in metrics_io.read_jsonl(path)] == [1, 2]
+
+
+def test_drop_rows_after_keeps_one_row_per_step(tmp_path):
+    """A resume from checkpoint step 4: the rows of steps 5, 6 (run again) and a cut row
+    go; rows up to 4 stay byte for byte, in order."""
+    path = tmp_path / "m.jsonl"
+    lines = [json.dumps({"step": s, "loss": 10.0 - s}) for s in range(1, 7)]
+    lines.insert(4, json.dumps({"step": 4, "eval_loss": 3.5}))
+    path.write_text("\n".join(lines) + "\n" + '{"step": 7, "lo')
+    assert metrics_io.drop_rows_after(str(path), 4) == 3
+    assert path.read_text() == "\n".join(lines[:5]) + "\n"
+    assert metrics_io.drop_rows_after(str(path), 4) == 0  # nothing left to drop
+    assert metrics_io.drop_rows_after(str(tmp_path / "none.jsonl"), 4) == 0
+    metrics_io.drop_rows_after(str(path), 0)  # a restart from scratch: nothing kept
+    assert path.read_text() == ""
+
+
+def test_a_glued_line_from_an_old_kill_is_an_error_naming_the_line(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"step": 1}\n{"step": 2, "lo{"step": 2}\n{"step": 3}\n')
+    with pytest.raises(ValueError, match=r"m.jsonl:2: not a JSON object"):
+        metrics_io.read_jsonl(str(path))
+    assert metrics_io.drop_rows_after(str(path), 3) == 1
+    assert [r["step"] for r in metrics_io.read_jsonl(str(path))] == [1, 3]
+
+
+def test_a_full_disk_leaves_no_cut_line(tmp_path, monkeypatch):
+    """A short write (the disk filled mid-line) is cut back and raised naming the file."""
+    path = str(tmp_path / "m.jsonl")
+    w = metrics_io.JsonlWriter(path)
+    w.write_scalars(1, {"loss": 2.0})
+    real_write = os.write
+    monkeypatch.setattr(metrics_io.os, "write", lambda fd, data: real_write(fd, data[:5]))
+    with pytest.raises(OSError, match=f"metrics file {path}: could not append the row of "
+                                      f"step 2: No space left on device"):
+        w.write_scalars(2, {"loss": 1.0})
+    monkeypatch.setattr(metrics_io.os, "write", real_write)
+    w.close()
+    with open(path) as f:
+        assert f.read().count("\n") == 1 and metrics_io.read_jsonl(path)[0]["step"] == 1

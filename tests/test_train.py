@@ -22,7 +22,7 @@ def test_same_seed_same_losses_and_exact_resume(data_dir, tmp_path):
     again = str(tmp_path / "again")
     train.run(small_config(data_dir, steps=8), again)
     assert losses(full) == losses(again)  # bit-identical
-    # Killed after step 6 (last checkpoint at 4, metrics up to 5), then resumed to 8.
+    # Killed after step 6 (last checkpoint at 4, metrics up to 4), then resumed to 8.
     part = str(tmp_path / "part")
     train.run(small_config(data_dir, steps=8, checkpoint_every=4), part, crash_after=6)
     assert checkpoint_steps(part) == [4]
