@@ -2,29 +2,76 @@
 """Orbax checkpoints of the train state together with the data-iterator state.
 
 Each step directory holds three items: `state` (params + optimizer, sharded arrays),
-`data` (the Grain iterator state as JSON) and `meta` (step, config fingerprint). Orbax
-writes into a temporary directory and renames it when complete, so a save cut off
-mid-write is never listed as a step and never restored. Restoring takes the abstract
-state of the current mesh as the target, so a checkpoint restores onto another mesh.
+`data` (the Grain iterator state as JSON) and `meta` (step, config fingerprint), and
+SHA256SUMS of every file (checkpoint_integrity). Orbax writes into a temporary directory
+and renames it when complete, so a save cut off mid-write is never listed as a step and
+never restored; the sums are written into that temporary directory before the rename.
+Restoring takes the abstract state of the current mesh as the target, so a checkpoint
+restores onto another mesh. `restore_latest` checks the sums first: a damaged step is
+moved aside (never deleted) and the previous one is used.
 """
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
+import re
+import time
 
+import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 from etils import epath
+
+from lumos_jax import checkpoint_integrity as integrity
+
+# How Orbax says a checkpoint holds another tree than the config builds (a config
+# change, not damage): such a step is never moved aside.
+_MISMATCH = re.compile(r"Structure mismatch|not compatible with the stored shape|"
+                       r"[Ss]hape mismatch")
+_STATUS = ("ok", "unverified", "damaged")
+
+
+class CheckpointWriteError(OSError):
+    """A step could not be written (disk full, I/O error); the steps saved before it
+    are untouched (Orbax only renames a complete step into place)."""
+
+
+def _io_cause(error: BaseException) -> tuple[int | None, str]:
+    """(errno, 'No space left on device (writing FILE)') from an error of Orbax's writes:
+    an OSError, or TensorStore's text with os_error_code='N'; else its first 300 chars."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno:
+            return seen.errno, seen.strerror + (f" (writing {seen.filename})"
+                                                if seen.filename else "")
+        code = re.search(r"os_error_code='(\d+)'", str(seen))
+        if code:
+            path = re.search(r'Failed (?:writing|to write[^"]*): "([^"]+)"', str(seen))
+            return int(code.group(1)), os.strerror(int(code.group(1))) + (
+                f" (writing {path.group(1)})" if path else "")
+        seen = seen.__cause__ or seen.__context__
+    return None, " ".join(str(error).split())[:300] or type(error).__name__
 
 
 class Checkpointer:
     def __init__(self, directory: str, *, keep: int = 3, every: int = 1000,
                  async_save: bool = True):
         self.directory = os.path.abspath(directory)
+        self.async_save = async_save
+        self._saving = None  # the step Orbax is writing now (it gets the sums)
+        # Always Orbax's asynchronous saver: its post-finalization hook is where the sums
+        # go into the temporary directory; async_save=False waits for each save instead.
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, save_interval_steps=every, create=True,
-            enable_async_checkpointing=async_save, cleanup_tmp_directories=True)
+            enable_async_checkpointing=True, cleanup_tmp_directories=True,
+            async_options=ocp.AsyncOptions(post_finalization_callback=self._write_sums))
         self.manager = ocp.CheckpointManager(self.directory, options=options,
                                              item_names=("state", "data", "meta"))
+
+    def step_dir(self, step: int) -> str:
+        return os.path.join(self.directory, str(int(step)))
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
@@ -34,13 +81,51 @@ class Checkpointer:
         args = ocp.args.Composite(state=ocp.args.StandardSave(state),
                                   data=ocp.args.JsonSave(data_state or {}),
                                   meta=ocp.args.JsonSave({"step": int(step), **(meta or {})}))
-        saved = self.manager.save(step, args=args, force=force)
+        self.wait()  # one save in flight: _saving names it
+        with self._writing(int(step)):
+            saved = self.manager.save(step, args=args, force=force)
         if saved:
             logging.info("checkpoint: saving step %d to %s", step, self.directory)
+        if not self.async_save:
+            self.wait()
         return saved
 
+    @contextlib.contextmanager
+    def _writing(self, step: int | None):
+        """Orbax's errors writing a step (raised here, or in its background thread and
+        raised at the next wait) -> one CheckpointWriteError naming directory and cause."""
+        if step is not None:
+            self._saving = step
+        try:
+            yield
+        except Exception as e:  # noqa: BLE001  (TensorStore reports I/O errors as ValueError)
+            code, cause = _io_cause(e)
+            failed, self._saving = self._saving, None
+            self.manager.reload()  # the failed step is not listed (never renamed in)
+            kept = [s for s in self.manager.all_steps() if s != failed]
+            error = CheckpointWriteError(
+                f"checkpoint step {failed} could not be written to {self.directory}: "
+                f"{cause}; the steps saved before it ({', '.join(map(str, kept)) or 'none'}) "
+                f"stay valid")
+            error.errno = code  # set after: OSError(errno, text) would print '[Errno N]'
+            raise error from e
+
+    def _write_sums(self):
+        """Orbax's post-finalization hook (background thread, primary process only): the
+        step's items are complete in its temporary directory, not yet renamed."""
+        pattern = os.path.join(self.directory, f"{self._saving}{ocp.utils.TMP_DIR_SUFFIX}*")
+        found = glob.glob(pattern)
+        if len(found) != 1:
+            raise RuntimeError(f"checkpoint step {self._saving}: expected one temporary "
+                               f"directory {pattern}, found {found}")
+        start = time.perf_counter()
+        size = integrity.write_sums(found[0])
+        logging.info("checkpoint: sha256 of step %d (%.3f GiB) in %.2f s", self._saving,
+                     size / 2 ** 30, time.perf_counter() - start)
+
     def restore(self, abstract_state, step: int | None = None):
-        """-> (step, state, data_state, meta). `abstract_state` carries the shardings."""
+        """-> (step, state, data_state, meta) of one step, as saved (no checks, no
+        fallback; see restore_latest). `abstract_state` carries the shardings."""
         step = self.latest_step() if step is None else step
         if step is None:
             raise FileNotFoundError(f"no complete checkpoint in {self.directory}")
@@ -49,15 +134,84 @@ class Checkpointer:
             meta=ocp.args.JsonRestore()))
         return step, restored["state"], restored["data"], restored["meta"]
 
+    def restore_latest(self, abstract_state):
+        """The newest step whose files match their sums and that loads, as restore()
+        returns it; None when no step is listed. A damaged step (sums differ, or one
+        saved without sums fails to load) is moved aside with one warning line and the
+        previous step is tried; when none is left, FileNotFoundError."""
+        steps = sorted(self.manager.all_steps(), reverse=True)
+        if not steps:
+            return None
+        moved = []
+        for i, step in enumerate(steps):
+            status, why = self._verify(step)
+            if status != "damaged":
+                try:
+                    return self.restore(abstract_state, step)
+                except Exception as e:  # noqa: BLE001  (Orbax and TensorStore raise many kinds)
+                    text = " ".join(str(e).split())[:300] or type(e).__name__
+                    if status == "ok" or _MISMATCH.search(str(e)):
+                        raise ValueError(
+                            f"checkpoint step {step} in {self.directory} does not fit this "
+                            f"config or mesh ({text}); train with the config it was "
+                            f"saved with, or use another --workdir") from e
+                    why = f"failed to load: {text}"
+            then = f"falling back to step {steps[i + 1]}" if i + 1 < len(steps) else \
+                "no earlier step is left"
+            moved.append(self._move_aside(step, f"{why}; {then}"))
+        raise FileNotFoundError(
+            f"no intact checkpoint in {self.directory}: every step was damaged and moved "
+            f"aside ({', '.join(os.path.basename(m) for m in moved)}); rerun to start from "
+            f"config.init_from or from scratch, or use another --workdir")
+
+    def _verify(self, step: int) -> tuple[str, str]:
+        """The chief checks the sums; every process gets its verdict."""
+        status, why = integrity.verify(self.step_dir(step)) \
+            if jax.process_index() == 0 else ("ok", "")
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+            code = multihost_utils.broadcast_one_to_all(np.int32(_STATUS.index(status)))
+            status = _STATUS[int(code)]
+        return status, why
+
+    def _move_aside(self, step: int, why: str) -> str:
+        path = self.step_dir(step)
+        target = path
+        if jax.process_index() == 0:
+            target = integrity.move_aside(path)
+            logging.warning("checkpoint step %d in %s is damaged (%s); moved aside to %s",
+                            step, self.directory, why, os.path.basename(target))
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+            multihost_utils.sync_global_devices(f"lumos_jax moved step {step} aside")
+        self.manager.reload()
+        return target
+
+    def intact_status(self) -> str:
+        """For error messages: whether the newest checkpoint is known to be intact."""
+        self.wait()
+        step = self.latest_step()
+        if step is None:
+            return "no checkpoint was saved yet"
+        status, why = integrity.verify(self.step_dir(step))
+        if status == "ok":
+            return f"the last checkpoint, step {step}, is intact (checksums verified)"
+        return f"the last checkpoint, step {step}, is not known to be intact ({why})"
+
     def reached_preemption(self, step: int) -> bool:
         """True on every process once any process was told to stop (multi-host safe)."""
         return self.manager.reached_preemption(step)
 
     def wait(self):
-        self.manager.wait_until_finished()
+        """Until the save in flight is on disk (CheckpointWriteError if it failed)."""
+        if self._saving is None:
+            return
+        with self._writing(None):
+            self.manager.wait_until_finished()
+        self._saving = None
 
     def close(self):
-        self.manager.wait_until_finished()
+        self.wait()
         self.manager.close()
 
 

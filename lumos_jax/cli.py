@@ -88,13 +88,48 @@ class _ProgressOnly(py_logging.Filter):
         return record.levelno >= py_logging.WARNING or "/lumos_jax/" in path
 
 
+class _RaisedToTheCaller(py_logging.Filter):
+    """Orbax logs a failed background write with its traceback (three times over, and
+    asyncio once per array as 'exception was never retrieved') and raises it at the next
+    save or wait, where checkpoint.CheckpointWriteError makes it one line naming the
+    directory and the cause: the logged copies are dropped."""
+
+    def filter(self, record):
+        if record.levelno < py_logging.ERROR or not record.exc_info:
+            return True
+        tb, paths = record.exc_info[2], [record.pathname]
+        while tb is not None:
+            paths.append(tb.tb_frame.f_code.co_filename)
+            tb = tb.tb_next
+        # TensorStore's own futures carry no Orbax frame, only the step's temporary path.
+        return not (any("/orbax/" in p.replace(os.sep, "/") for p in paths) or
+                    ".orbax-checkpoint-tmp" in str(record.exc_info[1]))
+
+
+def _unraisable_without_closed_loops(default):
+    """After a failed Orbax write, TensorStore completes the futures of the event loops
+    Orbax already closed: each prints 'RuntimeError: Event loop is closed' (dozens, all
+    the same, saying nothing about the cause). Those are dropped; others print as usual."""
+    def hook(unraisable):
+        value = unraisable.exc_value
+        if isinstance(value, RuntimeError) and str(value) == "Event loop is closed":
+            return
+        default(unraisable)
+    hook.lumos_jax = True
+    return hook
+
+
 def quiet_libraries() -> None:
     """Keeps the libraries' INFO (per-save Orbax lines, Grain, clu, XLA) off the console;
-    this package's INFO (progress, checkpoints) and every warning stay. Idempotent."""
+    this package's INFO (progress, checkpoints) and every warning stay; an Orbax write
+    error is the one line its caller raises. Idempotent."""
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
     handler = absl_logging.get_absl_handler()
-    if not any(isinstance(f, _ProgressOnly) for f in handler.filters):
-        handler.addFilter(_ProgressOnly())
+    for kind in (_ProgressOnly, _RaisedToTheCaller):
+        if not any(isinstance(f, kind) for f in handler.filters):
+            handler.addFilter(kind())
+    if not getattr(sys.unraisablehook, "lumos_jax", False):
+        sys.unraisablehook = _unraisable_without_closed_loops(sys.unraisablehook)
     root = py_logging.getLogger()
     if handler not in root.handlers:  # python loggers (lumos_jax.prepare) reach it too
         root.addHandler(handler)

@@ -95,9 +95,9 @@ def eval_data_config(config):
 
 def initial_state(config, trainer: Trainer, checkpointer, train_iter):
     """Resume priority: workdir's latest checkpoint -> config.init_from -> scratch."""
-    latest = checkpointer.latest_step()
-    if latest is not None:
-        step, state, data_state, _ = checkpointer.restore(trainer.abstract_state(), latest)
+    restored = checkpointer.restore_latest(trainer.abstract_state())  # damaged: skipped
+    if restored is not None:
+        step, state, data_state, _ = restored
         train_iter.set_state(data_state)
         logging.info("resumed from checkpoint step %d", step)
         return state, int(step)
@@ -175,9 +175,9 @@ def record(writer, step, metrics, seconds, shape, config, trainer, peak, mesh,
     m = jax.device_get(metrics)
     loss, gnorm = float(m["loss"]), float(m["grad_norm"])
     if not (np.isfinite(loss) and np.isfinite(gnorm)):
-        raise NonFiniteError(f"step {step}: non-finite loss={loss} or grad_norm={gnorm}; "
-                             "the last checkpoint before this step is intact (lower "
-                             "config.optim.lr or check the data)")
+        # train.py adds whether the last checkpoint is verified intact.
+        raise NonFiniteError(f"step {step}: non-finite loss={loss} or grad_norm={gnorm} "
+                             "(lower config.optim.lr or check the data)")
     if progress is not None:
         progress.update(step, loss=loss)
     if step % config.train.log_every and step != config.train.steps:

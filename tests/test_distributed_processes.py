@@ -128,13 +128,16 @@ def _two_process_runs(root):
     finally:
         local.kill(popens)
     assert codes == [0, 0], {n: t[-3000:] for n, t in _logs(work).items()}
-    resumed = _losses(_rows(work)[len(killed_rows):])
+    # The relaunch dropped the rows past its checkpoint and wrote those steps again.
+    final = _rows(work)
+    resumed = _losses([r for r in final if r["step"] > resumed_from])
     # Reference: one process, 8 devices, same config, no interruption.
     ref_dir = str(root / "one_process")
     train.run(_config(data_dir, target), ref_dir)
     return dict(alive=alive, killed=_losses(killed_rows), resumed_from=resumed_from,
                 resumed=resumed, target=target, reference=_losses(_rows(ref_dir)),
-                logs=_logs(work), work=work)
+                logs=_logs(work), work=work,
+                loss_row_steps=[r["step"] for r in final if "loss" in r])
 
 
 def test_two_processes_match_one_and_resume_exactly_after_sigkill(tmp_path):
@@ -156,6 +159,7 @@ def test_two_processes_match_one_and_resume_exactly_after_sigkill(tmp_path):
     assert re.search(rf"resumed from checkpoint step {start}\b", log), log[-3000:]
     resumed = runs["resumed"]
     assert sorted(resumed) == list(range(start + 1, target + 1)), resumed
+    assert runs["loss_row_steps"] == list(range(1, target + 1))  # one row per step
     for step, loss in resumed.items():
         assert loss == pytest.approx(ref[step], abs=1e-5), step
     # Steps the killed launch had already computed past its checkpoint come out bit-for-bit

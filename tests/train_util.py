@@ -49,4 +49,5 @@ def losses(workdir):
 
 
 def checkpoint_steps(workdir):
-    return sorted(int(os.path.basename(p)) for p in glob.glob(f"{workdir}/checkpoints/[0-9]*"))
+    return sorted(int(os.path.basename(p)) for p in glob.glob(f"{workdir}/checkpoints/[0-9]*")
+                  if os.path.basename(p).isdigit())  # not 'STEP.damaged-TIME', a tmp dir
