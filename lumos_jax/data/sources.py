@@ -34,12 +34,43 @@ def _expand(pattern: str) -> list[str]:
     return paths
 
 
+# The first 64 bytes of every Riegeli file (ArrayRecord's container): its signature.
+_RIEGELI_SIGNATURE = bytes.fromhex(
+    "83af70d10d884a3f00000000000000004000000000000000"
+    "91bac23c9287e1a90000000000000000e19f13c0e9b1c372"
+    "73000000000000000000000000000000")
+_BLOCK = 64 * 1024  # Riegeli's block size
+
+
+def open_problem(path: str, error: BaseException) -> str:
+    """Why an ArrayRecord shard failed to open. The reader says why for a short file; for
+    a missing index (a shard cut at a block boundary) it raises a RuntimeError with no
+    text, so the file itself is looked at."""
+    text = " ".join(str(error).split())
+    if text:
+        return f"{type(error).__name__}: {text}"
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(len(_RIEGELI_SIGNATURE))
+    except OSError as e:
+        return f"{type(e).__name__}: {e.strerror}"
+    if head != _RIEGELI_SIGNATURE:
+        return ("it does not start with the ArrayRecord (Riegeli) file signature: not an "
+                "ArrayRecord file, or its first block is damaged")
+    n = size // _BLOCK
+    blocks = f", exactly {n} block{'s' * (n != 1)} of 64 KiB" if size % _BLOCK == 0 else ""
+    return (f"its record index (written at the end of the file when the writer closes) is "
+            f"missing or damaged: the file ends after {size} bytes{blocks}, as a write or "
+            f"copy cut short leaves it")
+
+
 def _open_shard(grain, path: str):
     try:
         return grain.sources.ArrayRecordDataSource(path)
     except Exception as e:  # truncated or foreign file: the reader fails while indexing it
         raise ValueError(f"{path}: cannot open as an ArrayRecord shard "
-                         f"({type(e).__name__}: {e})") from e
+                         f"({open_problem(path, e)})") from e
 
 
 class ArrayRecordSource:
