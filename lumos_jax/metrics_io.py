@@ -124,8 +124,8 @@ class JsonlWriter(*_BASES):
         try:
             os.fsync(self._fd)
         except OSError as e:
-            raise OSError(e.errno, f"metrics file {self.path}: fsync failed: "
-                          f"{e.strerror}") from None
+            raise _io_error(e.errno, f"metrics file {self.path}: fsync failed: "
+                                     f"{e.strerror}") from None
 
     def close(self):
         if self._fd is not None:
@@ -134,8 +134,15 @@ class JsonlWriter(*_BASES):
 
 
 def _write_error(path, step, error: OSError) -> OSError:
-    return OSError(error.errno, f"metrics file {path}: could not append the row of step "
-                   f"{step}: {error.strerror or error}")
+    return _io_error(error.errno, f"metrics file {path}: could not append the row of step "
+                                  f"{step}: {error.strerror or error}")
+
+
+def _io_error(code, text) -> OSError:
+    """An OSError whose message is `text` alone (OSError(code, text) adds '[Errno N]')."""
+    error = OSError(text)
+    error.errno = code
+    return error
 
 
 def create_writer(workdir: str, is_chief: bool):

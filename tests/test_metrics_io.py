@@ -1,5 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """Metric writers, with and without TensorFlow under clu."""
+import errno
 import json
 import os
 import subprocess
@@ -105,10 +106,23 @@ def test_a_full_disk_leaves_no_cut_line(tmp_path, monkeypatch):
     w.write_scalars(1, {"loss": 2.0})
     real_write = os.write
     monkeypatch.setattr(metrics_io.os, "write", lambda fd, data: real_write(fd, data[:5]))
-    with pytest.raises(OSError, match=f"metrics file {path}: could not append the row of "
-                                      f"step 2: No space left on device"):
+    with pytest.raises(OSError, match=f"^metrics file {path}: could not append the row of "
+                                      f"step 2: No space left on device$"):
         w.write_scalars(2, {"loss": 1.0})
     monkeypatch.setattr(metrics_io.os, "write", real_write)
     w.close()
     with open(path) as f:
         assert f.read().count("\n") == 1 and metrics_io.read_jsonl(path)[0]["step"] == 1
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+def test_a_real_enospc_is_one_line_naming_the_file(tmp_path):
+    """/dev/full fails every write with ENOSPC, as a full disk does."""
+    path = tmp_path / "metrics.jsonl"
+    path.symlink_to("/dev/full")
+    w = metrics_io.JsonlWriter(str(path))
+    with pytest.raises(OSError, match=f"^metrics file {path}: could not append the row of "
+                                      f"step 7: No space left on device$") as e:
+        w.write_scalars(7, {"loss": 1.0})
+    assert e.value.errno == errno.ENOSPC
+    w.close()
