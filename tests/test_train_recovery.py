@@ -118,7 +118,7 @@ runpy.run_module("lumos_jax.train", run_name="__main__", alter_sys=True)
 
 
 def _cli_args(data_dir, work, *extra):
-    return [f"--config=configs/t2v.py:tiny", f"--workdir={work}",
+    return ["--config=configs/t2v.py:tiny", f"--workdir={work}",
             "--config.model.num_layers=1", "--config.model.embed_dim=64",
             "--config.model.num_heads=2", "--config.model.num_kv_heads=2",
             "--config.model.mlp_dim=128", "--config.data.streams.video.seq_len=128",
@@ -129,7 +129,6 @@ def _cli_args(data_dir, work, *extra):
 
 def test_a_failed_checkpoint_write_is_one_line_and_earlier_steps_stay_valid(data_dir,
                                                                              tmp_path):
-    import jax
     from lumos_jax import checkpoint, parallel
     from lumos_jax.train_step import Trainer
     work = str(tmp_path / "w")
@@ -151,7 +150,6 @@ def test_a_failed_checkpoint_write_is_one_line_and_earlier_steps_stay_valid(data
     trainer = Trainer(cfg, parallel.make_mesh(dict(cfg.mesh)))
     assert ck.restore_latest(trainer.abstract_state())[0] == 4
     ck.close()
-    del jax
 
 
 def test_sigterm_while_compiling_exits_0_with_a_message(data_dir, tmp_path):
