@@ -17,6 +17,7 @@ from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from lumos_jax import optim, parallel
+from lumos_jax.model import attention_choice
 from lumos_jax.model.config import ModelConfig
 from lumos_jax.model.decoder import Decoder
 from lumos_jax.model.loss import visual_cross_entropy
@@ -41,6 +42,9 @@ class Trainer:
     def __init__(self, config, mesh: jax.sharding.Mesh):
         self.config = config
         self.mesh = mesh
+        # 'auto' -> the path for the mesh's devices (also a mock TPU topology's); train.py
+        # resolves it earlier, before config.json is written.
+        attention_choice.resolve(config, mesh.devices.flat)
         self.model_cfg = ModelConfig.from_dict(config.model.to_dict())
         self.abstract_model = jax.eval_shape(lambda: Decoder(self.model_cfg, rngs=nnx.Rngs(0)))
         self.graphdef, _ = nnx.split(self.abstract_model)

@@ -32,6 +32,7 @@ def test_tiny_step_compiles_for_v5p_and_memory_moves_the_right_way(v5p_devices):
     chunked.loss.chunk = 64
     base = compile_check.compile_step(chunked, v5p_devices, 4, 512)
     assert base.argument_bytes > 0 and base.flops and base.flops > 0
+    assert chunked.model.attention == "splash"  # 'auto' on a TPU topology: the Pallas kernel
     no_remat = _tiny(remat="none", **BIG_VOCAB)
     no_remat.loss.chunk = 64
     no_remat = compile_check.compile_step(no_remat, v5p_devices, 4, 512)

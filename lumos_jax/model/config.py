@@ -6,7 +6,9 @@ import dataclasses
 
 from lumos_jax import layout
 
-ATTENTION_IMPLS = ("dense", "cudnn", "blockwise")
+# "auto": the fastest path that handles the run's shapes on its platform, picked by
+# `attention_choice.choose` before the model is built (the presets' default).
+ATTENTION_IMPLS = ("auto", "dense", "cudnn", "blockwise", "splash")
 REMAT_POLICIES = ("none", "full", "dots", "dots_no_batch", "save_qkv", "save_out_proj")
 
 
@@ -30,9 +32,12 @@ class ModelConfig:
     rope_theta: float = 10000.0
     param_dtype: str = "float32"  # master weights
     dtype: str = "bfloat16"  # compute
-    attention: str = "dense"  # dense (xla) | cudnn | blockwise
+    attention: str = "auto"  # auto | dense (xla) | cudnn | blockwise | splash (TPU)
     block_q: int = 512
     block_k: int = 512
+    # Longest frame segment (image_start..image_end, tokens) the model sees without a KV
+    # cache: the width of splash attention's intra-frame band; 0 = unknown (no splash).
+    max_frame_tokens: int = 0
     scan_layers: bool = True
     remat: str = "full"
     init_std: float = 0.02
@@ -77,7 +82,8 @@ def preset(name: str, vocab: layout.Vocab | None = None) -> dict:
     """
     if name == "tiny":
         vocab = vocab or layout.compact_vocab()
-        return _llama(vocab, 128, 4, 4, 2, 384, head_dim=32)
+        return _llama(vocab, 128, 4, 4, 2, 384, head_dim=32,
+                      max_frame_tokens=layout.tokens_per_frame(8, 8))  # 64x64 px frames
     vocab = vocab or layout.release_vocab()
     if name == "0.5b":
         return _llama(vocab, 1024, 20, 16, 8, 2816, head_dim=64)

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from lumos_jax.model import attention_choice, splash
 from lumos_jax.model import kv_cache as kvc
 from lumos_jax.model import mm_rope
 from lumos_jax.model.config import ModelConfig
@@ -61,6 +62,8 @@ class Decoder(nnx.Module):
         angles = mm_rope.rope_angles(positions, cfg.head_dim, variant=cfg.rope_variant,
                                      theta=cfg.rope_theta)
         b, s = tokens.shape
+        if cache is None and attention_choice.layer_path(cfg, s, cached=False) == "splash":
+            x = splash.poison_long_frames(x, segments, cfg.max_frame_tokens)  # once, here
         if cache is None:
             q_idx = jnp.broadcast_to(jnp.arange(s, dtype=jnp.int32), (b, s))
             xs = (self.layers, None, None)

@@ -12,6 +12,7 @@ from flax import nnx
 from jax.ad_checkpoint import checkpoint_name
 
 from lumos_jax.model import attention as attn_lib
+from lumos_jax.model import attention_choice, splash
 from lumos_jax.model import kv_cache
 from lumos_jax.model import mm_rope
 from lumos_jax.model.config import ModelConfig
@@ -107,11 +108,14 @@ class Attention(nnx.Module):
             new_kv = (kv_cache.write_rows(k_buf, k.astype(k_buf.dtype), end),
                       kv_cache.write_rows(v_buf, v.astype(v_buf.dtype), end))
             k, v = new_kv[0].astype(dt), new_kv[1].astype(dt)
-        if cfg.attention == "blockwise":  # also over a KV cache: O(S x block) at 384p
+        path = attention_choice.layer_path(cfg, k.shape[1], cached=cache is not None)
+        if path == "splash":  # self-attention only (layer_path): indices are 0..S-1
+            o = splash.splash_attention(q, k, v, q_seg, band=cfg.max_frame_tokens)
+        elif path == "blockwise":  # also over a KV cache: O(S x block) at 384p
             o = attn_lib.blockwise_attention(q, k, v, q_idx, q_seg, k_idx, k_seg,
                                              block_q=cfg.block_q, block_k=cfg.block_k)
         else:
-            impl = "cudnn" if cfg.attention == "cudnn" else "xla"
+            impl = "cudnn" if path == "cudnn" else "xla"
             o = attn_lib.dense_attention(q, k, v, q_idx, q_seg, k_idx, k_seg,
                                          implementation=impl)
         o = constrain(o, ("act_batch", "act_length", "act_heads", None))
