@@ -7,7 +7,13 @@
 
 Needs the libtpu wheel matching jax for the TPU rows (`pip install '.[tpu]'`). Batch 1
 sequence per chip; 7 latent frames (~12.8k tokens at 256p, ~28.7k at 384p, bucketed).
-Each row is compiled with chunked loss + blockwise attention and again with both off.
+Each row is compiled with chunked loss and the attention 'auto' resolves to on that
+topology (splash on TPU, blockwise on the CPU mesh), with chunked loss + blockwise where
+'auto' is something else, and (--naive=yes) with unchunked loss + dense attention.
+FLOP columns: XLA's cost analysis of the compiled step (per chip; loop bodies counted
+once, so blockwise's block loops count one block, and a Pallas call counts 0); for splash
+also the kernels' own matmul FLOPs counted from the blocks they visit (forward twice
+under full remat, dq and dkv backward kernels).
 """
 import argparse
 import json
@@ -20,7 +26,7 @@ P.add_argument("--presets", default="1b,3.6b")
 P.add_argument("--resolutions", default="256p,384p")
 P.add_argument("--topologies", default="v5p:4x4x3,cpu:48")
 P.add_argument("--naive", default="yes", choices=["yes", "no"],
-               help="also compile with chunked loss and blockwise attention switched off")
+               help="also compile with unchunked loss and dense attention")
 ARGS = P.parse_args()
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                            " --xla_force_host_platform_device_count=48")
@@ -30,53 +36,84 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from lumos_jax import config_lib  # noqa: E402
 from lumos_jax.compile_check import (GIB, HBM_GIB, compile_step, default_fsdp_mesh,  # noqa: E402
                                      topology_devices)
+from lumos_jax.model import attention_choice, splash  # noqa: E402
+from lumos_jax.model.config import ModelConfig  # noqa: E402
+from lumos_jax.train_step import model_flops_per_token  # noqa: E402
 
 
-def row(preset, res, topology, devices, efficient):
+def config_for(preset, res, devices, attention, chunked):
     c = config_lib.experiment("t2v", f"{preset}-{res}")
     c.mesh.update(**default_fsdp_mesh(c, len(devices)))
-    if not efficient:
-        c.model.attention, c.loss.chunk = "dense", None
-    seq = c.data.streams.video.seq_len
-    r = compile_step(c, devices, len(devices), seq)
-    return c, seq, r
+    c.model.attention = attention
+    attention_choice.resolve(c, devices)
+    if not chunked:
+        c.loss.chunk = None
+    return c
+
+
+def splash_kernel_tflop(cfg: ModelConfig, seq: int) -> float:
+    """Matmul FLOPs the splash kernels run for one sequence's train step (see docstring)."""
+    block, part_a, part_b = splash.visited_blocks(seq, cfg.max_frame_tokens)
+    per_block = 2 * block * block * cfg.head_dim  # one [b, D] x [D, b] matmul
+    fwd_matmuls = 2 * (2 if cfg.remat == "full" else 1)  # QK^T, PV; again under remat
+    bwd_matmuls = 3 + 4  # dq kernel: QK^T, dO V^T, dS K; dkv: QK^T, P^T dO, dO V^T, dS^T Q
+    n = cfg.num_layers * cfg.num_heads * (part_a + part_b)
+    return n * per_block * (fwd_matmuls + bwd_matmuls) / 1e12
+
+
+def variants(preset, res, devices):
+    """(label, attention, chunked loss) rows: 'auto', blockwise if auto differs, naive."""
+    auto = config_for(preset, res, devices, "auto", True).model.attention
+    rows = [(f"chunked/{auto} (auto)", "auto", True)]
+    if auto != "blockwise":
+        rows.append(("chunked/blockwise", "blockwise", True))
+    if ARGS.naive == "yes":
+        rows.append(("full/dense", "dense", False))
+    return rows
 
 
 def main():
     summary = {}
     print("| preset | res | topology | mesh d x f | loss/attention | args GiB | temps GiB | "
-          "peak GiB/chip | HBM GiB | spare GiB | model TFLOP/step/chip |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "peak GiB/chip | HBM GiB | spare GiB | model TFLOP/step/chip | XLA TFLOP/chip | "
+          "splash kernels TFLOP/chip |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for topology in ARGS.topologies.split(","):
         devices = topology_devices(topology)
-        hbm = HBM_GIB[topology.split(":")[0]]
+        kind = topology.split(":")[0]
+        hbm = HBM_GIB[kind]
         for preset in ARGS.presets.split(","):
             for res in ARGS.resolutions.split(","):
-                for efficient in (True, False) if ARGS.naive == "yes" else (True,):
-                    label = "chunked/blockwise" if efficient else "full/dense"
+                for label, attention, chunked in variants(preset, res, devices):
+                    c = config_for(preset, res, devices, attention, chunked)
+                    seq = c.data.streams.video.seq_len
+                    key = f"{preset}_{res}_{kind}_{c.model.attention}" + (
+                        "" if chunked else "_unchunked")
                     try:
-                        c, seq, r = row(preset, res, topology, devices, efficient)
+                        r = compile_step(c, devices, len(devices), seq)
                     except Exception as e:  # noqa: BLE001  the TPU compiler refuses OOM steps
                         m = re.search(r"temporaries \(([\d.]+)G\) exceeds available HBM", str(e))
                         if not m:
                             raise
                         print(f"| {preset} | {res} | {topology} | - | {label} | - | {m.group(1)} "
                               f"| does not fit: the compiler needs {m.group(1)} GiB of "
-                              f"temporaries | {hbm:.0f} | - | - |", flush=True)
-                        summary[f"{preset}_{res}_{topology.split(':')[0]}_"
-                                f"{'eff' if efficient else 'naive'}_peak_gib"] = float(m.group(1))
+                              f"temporaries | {hbm:.0f} | - | - | - | - |", flush=True)
+                        summary[f"{key}_peak_gib"] = float(m.group(1))
                         continue
-                    from lumos_jax.model.config import ModelConfig
-                    from lumos_jax.train_step import model_flops_per_token
-                    tf = model_flops_per_token(ModelConfig.from_dict(c.model.to_dict()),
-                                               seq) * seq / 1e12
+                    cfg = ModelConfig.from_dict(c.model.to_dict())
+                    tf = model_flops_per_token(cfg, seq) * seq / 1e12
+                    xla = (r.flops or 0) / 1e12
+                    kern = splash_kernel_tflop(cfg, seq) if cfg.attention == "splash" else None
                     peak = r.peak_bytes / GIB
                     print(f"| {preset} | {res} ({seq}) | {topology} | {c.mesh.data}x"
                           f"{c.mesh.fsdp} | {label} | {r.argument_bytes / GIB:.2f} | "
                           f"{r.temp_bytes / GIB:.2f} | {peak:.2f} | {hbm:.0f} | "
-                          f"{hbm - peak:.2f} | {tf:.1f} |", flush=True)
-                    key = f"{preset}_{res}_{topology.split(':')[0]}_{'eff' if efficient else 'naive'}"
+                          f"{hbm - peak:.2f} | {tf:.1f} | {xla:.1f} | "
+                          f"{'-' if kern is None else f'{kern:.1f}'} |", flush=True)
                     summary[f"{key}_peak_gib"] = round(peak, 2)
+                    summary[f"{key}_xla_tflop"] = round(xla, 2)
+                    if kern is not None:
+                        summary[f"{key}_splash_kernel_tflop"] = round(kern, 2)
     print(json.dumps(summary))
 
 

@@ -79,7 +79,7 @@ def test_unsupported_shapes_are_one_clear_error():
     seg = jnp.zeros((1, 200), jnp.int32)
     with pytest.raises(ValueError, match="sequence length 200 is not a multiple of 128"):
         splash.splash_attention(q, q, q, seg, band=8, interpret=True)
-    with pytest.raises(ValueError, match="max_frame_tokens > 0"):
+    with pytest.raises(ValueError, match="max_frame_tokens >= 2"):
         splash.splash_attention(q, q, q, seg, band=0, interpret=True)
 
 
@@ -92,3 +92,14 @@ def test_decoder_with_splash_equals_dense():
     outs = [np.asarray(m(batch["tokens"], batch["positions"], batch["segments"])[0])
             for m in models]
     np.testing.assert_allclose(outs[1][real], outs[0][real], atol=1e-4)
+
+
+def test_visited_blocks_match_the_kernels_mask_info():
+    from jax.experimental.pallas.ops.tpu import splash_attention as sa
+    for seq, band in [(512, 76), (1024, 300), (768, 2), (768, 257)]:
+        block, a, b = splash.visited_blocks(seq, band)
+        for mask, want in [(sa.CausalMask((seq, seq)), a),
+                           (sa.LocalMask((seq, seq), (-1, band - 1), 0), b)]:
+            n = seq // block
+            dense = np.asarray(mask[0:seq, 0:seq]).reshape(n, block, n, block)
+            assert int(dense.any(axis=(1, 3)).sum()) == want, (seq, band)

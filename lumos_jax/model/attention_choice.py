@@ -76,7 +76,7 @@ def choose(cfg: ModelConfig, platform: str, seq_lens: Sequence[int],
         return name, f"GPU: {refusal}; {why}"
     if platform == "tpu":
         bad = [s for s in seq_lens if s % SPLASH_MIN_BLOCK]
-        if not bad and cfg.max_frame_tokens > 0:
+        if not bad and cfg.max_frame_tokens >= 2:
             return "splash", "TPU: splash attention (Pallas), frame band " \
                              f"{cfg.max_frame_tokens} tokens"
         why = (f"seq_len {bad} not a multiple of {SPLASH_MIN_BLOCK}" if bad

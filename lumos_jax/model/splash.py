@@ -146,9 +146,9 @@ def splash_attention(q, k, v, seg, *, band: int, interpret: bool | None = None):
     """Self-attention with the Lumos mask. q [B, S, H, D]; k, v [B, S, Hk, D]; seg [B, S]
     (the token at sequence index i is row i). Same result as `attention.dense_attention`
     with indices 0..S-1 on every row that is not padding."""
-    if band <= 0:
-        raise ValueError("model.attention='splash' needs model.max_frame_tokens > 0 (the "
-                         "longest frame, in tokens)")
+    if band < 2:  # an empty band would leave part B rows without a block (0/0)
+        raise ValueError(f"model.attention='splash' needs model.max_frame_tokens >= 2 (the "
+                         f"longest frame, in tokens), not {band}")
     _block(q.shape[1])
     mesh = jax.sharding.get_abstract_mesh()
     if interpret is None:
@@ -177,3 +177,15 @@ def poison_long_frames(x, seg, band: int):
 
     jax.lax.cond(bad, report, lambda: None)
     return jnp.where(bad, jnp.nan, x).astype(x.dtype)
+
+
+def visited_blocks(seq: int, band: int) -> tuple[int, int, int]:
+    """(block, blocks run by part A, by part B) for one head of one sequence: what the
+    kernels compute (XLA's cost analysis cannot see inside a Pallas call)."""
+    b = _block(seq)
+    n = seq // b
+    part_a = n * (n + 1) // 2
+    # q block i meets kv block j of the band i < k - q < i + band when i <= j and
+    # j * b <= (i + 1) * b - 1 + band - 1.
+    part_b = sum(min(n - 1, ((i + 1) * b + band - 2) // b) - i + 1 for i in range(n))
+    return b, part_a, part_b
