@@ -21,6 +21,7 @@ from lumos_jax import checkpoint as ckpt_lib
 from lumos_jax import (cli, distributed, metrics_io, parallel, preemption, train_lib,
                        workdir_lock)
 from lumos_jax.data import builtin, pipeline
+from lumos_jax.model import attention_choice
 from lumos_jax.progress import Progress
 from lumos_jax.train_step import Trainer
 
@@ -100,6 +101,9 @@ def _train(config, workdir, is_chief, train_iter, eval_cfg, stop, crash_after) -
     os.makedirs(workdir, exist_ok=True)
 
     # ---------------------------------------------------------------------- logging
+    # "auto" attention resolved here (after distributed.initialize: it reads the devices)
+    # so config.json records the path this run uses.
+    attention_choice.resolve(config)
     if is_chief:
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config.to_json_best_effort(indent=1))

@@ -155,7 +155,7 @@ def test_direction_is_read_before_a_bounce():
     meta = shapes.build_meta(np.random.default_rng(0), {
         "kind": "single", "objects": [{"color": "red", "shape": "circle", "size": "large"}],
         "relation": None, "motion": "left", "background": {"color": "black", "texture": "plain"}},
-        num_frames=41)
+        num_frames=25)
     assert np.diff(np.asarray(meta["centers"])[:, 0, 0]).max() > 0  # it did bounce
     assert vbench.score_clip(meta, shapes.render_clip(meta))["motion_direction"] == 1.0
 

@@ -15,7 +15,6 @@ Geometry conventions (shared with `lumos_jax.evaluation.detector`):
   * y grows downwards: "up" and "above" mean smaller y.
 """
 import functools
-import itertools
 import json
 import math
 
@@ -40,9 +39,9 @@ PALETTE = {
 BACKGROUNDS = {"gray": (128, 128, 128), "black": (20, 20, 20), "white": (235, 235, 235)}
 SHAPES = ("circle", "square", "triangle")
 SIZES = ("small", "large")
-# Object box sides in grid cells (see CELL_PX): a small object is one 4x8x8 token of the
-# demo tokenizer, a large one 2x2 tokens.
-SIZE_CELLS = {"small": 1, "large": 2}
+# radius / min(height, width): 6 and 10 px at 64x64 (boxes of 12 and 20 px, whole
+# multiples of the lattice below), 3 and 5 px at 32x32.
+SIZE_FRACTION = {"small": 0.094, "large": 0.156}
 MOTIONS = ("static", "left", "right", "up", "down")
 RELATIONS = ("left of", "right of", "above", "below")
 TEXTURES = ("plain", "checker", "stripes")
@@ -56,20 +55,17 @@ HOLDOUT_PAIRS = frozenset(
     {("red", "triangle"), ("blue", "square"), ("yellow", "circle"), ("cyan", "triangle")}
 )
 TEXTURE_AMPLITUDE = 12  # +- around the background colour; keeps it far from the palette
-# Scenes are drawn on the token grid of the demo tokenizer (4x temporal, 8x8 spatial,
-# causal: frame 0 alone, then groups of 4 frames), so every 4x8x8 token shows one of a
-# few hundred patterns (`token_patterns`) that its codebook can hold exactly:
-#   * object boxes have sides of whole cells and corners on the cell grid;
-#   * motion moves a whole cell per latent frame: frame 0 alone, then each group of
-#     TEMPORAL_STRIDE frames is still, so no token carries sub-token edges or in-token
-#     motion; the clip steps by one cell every 4 frames (2 px/frame on average);
-#   * backgrounds are plain (a texture would triple the patterns; render_background still
-#     draws the textured ones the detector is tested on).
-CELL_PX = 8  # pixels per cell at 64x64 (the tokenizer's spatial stride), scaled with the image
-TEMPORAL_STRIDE = 4  # pixel frames per latent frame after the first
-# A moving scene travels in its stated direction for at least this fraction of its
-# latent steps before any bounce, so the first half of a clip shows the direction.
+PAN_SPEED = 0.5  # background texture pixels per frame ("slowly panning")
+# A moving scene travels in its stated direction for at least this fraction of
+# the clip before any bounce, so the first half of a clip shows the direction.
 _UNBOUNCED_FRACTION = 0.6
+_MARGIN = 0  # pixels kept free at the image border
+# Object boxes start on a lattice of 4 px at 64x64 (scaled with the image; half of the
+# 8 px a token of the 4x8x8 tokenizer covers), and every motion moves a whole lattice
+# step per 4 frames, so on frames 0, 4, 8, ... every box edge is on the lattice. The
+# 1000-code tokenizer must then tell ~2 edge offsets per token axis apart, not 8: the
+# per-token patterns drop below its codebook size and reconstructions stay sharp.
+_LATTICE = 4
 
 
 def record_id(seed, split, index):
@@ -85,21 +81,18 @@ def example_rng(seed, split, index):
     return np.random.default_rng([int(seed), _SPLIT_IDS[split], int(index)])
 
 
-def cell_for(height, width):
-    """Pixels per grid cell: CELL_PX at 64x64 (one token of the 8x spatial tokenizer),
-    scaled with the image (4 px at 32x32: small test images keep room for the scenes)."""
-    return max(2, int(round(CELL_PX * min(height, width) / 64.0)))
-
-
 def radius_for(size, height, width):
-    """Object radius in pixels (half the box side) for a size name at this resolution."""
-    return SIZE_CELLS[size] * cell_for(height, width) // 2
+    """Object radius in pixels for a size name at this resolution."""
+    return max(3, int(round(SIZE_FRACTION[size] * min(height, width))))
 
 
-def latent_index(frame):
-    """Latent frame of pixel frame `frame` under the causal temporal stride: frame 0
-    alone, then frames 1-4, 5-8, ... (Cosmos/Lumos tokenizers, 1 + 4k frames)."""
-    return (int(frame) + TEMPORAL_STRIDE - 1) // TEMPORAL_STRIDE
+def lattice_for(height, width):
+    """Pixel step of the lattice object boxes start on: 4 px at 64x64, 2 at 32x32. It
+    divides both box sizes and the 4-frame travel of the slowest motion, so boxes stay
+    on it every fourth frame (a coarser one where the image size makes these disagree)."""
+    unit = max(1, int(round(min(height, width) / 64.0)))  # px per frame, as in _layout
+    sides = [2 * radius_for(z, height, width) for z in SIZES]
+    return math.gcd(_LATTICE * unit, *sides)
 
 
 def _on_lattice(rng, lo, hi, step):
@@ -147,7 +140,8 @@ def sample_spec(rng, split, num_frames=17):
     objects = _sample_objects(rng, kind, split)
     relation = str(rng.choice(RELATIONS)) if kind == "relation" else None
     motion = str(rng.choice(MOTIONS)) if num_frames > 1 else "static"
-    background = {"color": str(rng.choice(list(BACKGROUNDS))), "texture": "plain"}
+    texture = str(rng.choice(TEXTURES, p=(0.5, 0.25, 0.25)))
+    background = {"color": str(rng.choice(list(BACKGROUNDS))), "texture": texture}
     return {
         "kind": kind, "objects": objects, "relation": relation, "motion": motion,
         "background": background,
@@ -211,7 +205,7 @@ def _place(rng, radii, relation, width, height, gap, tries=300, lattice=1):
     the off-axis offset <= 0.3x the on-axis one (unambiguous under GenEval's
     rule); box corners (centre - radius) are multiples of `lattice`. Returns None
     when no layout was found."""
-    if 2 * max(radii) > min(width, height):
+    if 2 * (max(radii) + _MARGIN) > min(width, height):
         return None
     # With a relation, object 0 is placed last, relative to object 1.
     order = list(range(1, len(radii))) + [0] if relation else list(range(len(radii)))
@@ -223,8 +217,8 @@ def _place(rng, radii, relation, width, height, gap, tries=300, lattice=1):
                                      lattice)
             else:
                 r = radii[i]
-                x0 = _on_lattice(rng, 0, width - 2 * r - 0, lattice)
-                y0 = _on_lattice(rng, 0, height - 2 * r - 0, lattice)
+                x0 = _on_lattice(rng, _MARGIN, width - 2 * r - _MARGIN, lattice)
+                y0 = _on_lattice(rng, _MARGIN, height - 2 * r - _MARGIN, lattice)
                 c = None if x0 is None or y0 is None else (x0 + r, y0 + r)
             if c is None or not _separated(c, radii[i], list(placed.values()),
                                            [radii[j] for j in placed], gap):
@@ -255,55 +249,59 @@ def _relative_center(rng, relation, anchor, radii, gap, width, height, lattice=1
     c[axis] = anchor[axis] + sign * along
     c[1 - axis] = anchor[1 - axis] + across
     r = radii[0]
-    if not (r <= c[0] <= width - r and r <= c[1] <= height - r):
+    inside_x = r + _MARGIN <= c[0] <= width - r - _MARGIN
+    if not (inside_x and r + _MARGIN <= c[1] <= height - r - _MARGIN):
         return None
     return (c[0], c[1])
 
 
-def trajectory(start, radii, motion, step, width, height, num_frames):
-    """Centres [F, n, 2] of a rigid group moving `step` px per latent frame in `motion`:
-    still within each latent frame (frame 0, frames 1-4, 5-8, ...), bouncing (velocity
-    reversed) where the group's box meets the image border."""
+def trajectory(start, radii, motion, speed, width, height, num_frames):
+    """Centres [F, n, 2] of a rigid group moving `speed` px/frame in `motion`,
+    bouncing (velocity reversed) where the group's box meets the image border."""
     start = np.asarray(start, np.int64)
     centers = np.repeat(start[None], num_frames, axis=0)
-    if motion == "static" or step == 0:
+    if motion == "static" or speed == 0:
         return centers
     axis, sign = _axis_sign(motion)
     extent = width if axis == 0 else height
     r = np.asarray(radii)
-    lo = -int(np.min(start[:, axis] - r))  # most negative allowed offset
-    hi = extent - int(np.max(start[:, axis] + r))
-    offsets, offset, velocity = [0], 0, sign * step
-    for _ in range(latent_index(num_frames - 1)):
+    lo = _MARGIN - int(np.min(start[:, axis] - r))  # most negative allowed offset
+    hi = extent - _MARGIN - int(np.max(start[:, axis] + r))
+    offset, velocity = 0, sign * speed
+    for t in range(1, num_frames):
         offset += velocity
         if offset < lo:
             offset, velocity = 2 * lo - offset, -velocity
         elif offset > hi:
             offset, velocity = 2 * hi - offset, -velocity
-        offsets.append(offset)
-    centers[:, :, axis] += np.asarray([offsets[latent_index(t)] for t in range(num_frames)],
-                                      np.int64)[:, None]
+        centers[t, :, axis] += offset
     return centers
 
 
-def _layout(rng, spec, radii, width, height, num_frames):
-    """(start centres [n, 2], motion, step in px per latent frame). A moving scene is laid
-    out in a canvas shrunk by the room its first unbounced stretch needs; it falls back
-    to static if that does not fit."""
-    cell = cell_for(height, width)
-    gap = cell  # on the cell grid any positive gap is a whole cell
-    moving = spec["motion"] != "static" and num_frames > 1
-    for step in ([cell] if moving else []) + [0]:
-        motion = spec["motion"] if step else "static"
-        need = step * math.ceil(_UNBOUNCED_FRACTION * latent_index(num_frames - 1))
-        axis, sign = _axis_sign(motion) if step else (0, 1)
+def _layout(rng, spec, radii, width, height, num_frames, scale):
+    """(start centres [n, 2], motion, speed). A moving scene is laid out in a
+    canvas shrunk by the room its first unbounced stretch needs; the layout
+    falls back to slower motion, then static, if it does not fit."""
+    gap = max(3, int(round(3 * scale)))
+    unit = max(1, int(round(scale)))  # 1 px/frame at 64 px, scaled with the image
+    lattice = lattice_for(height, width)
+    if spec["motion"] == "static" or num_frames == 1:
+        speeds = [0]
+    else:  # 1 or 2 units; if that does not fit, 1 unit, then static
+        speeds = [int(rng.integers(1, 3)) * unit, unit, 0]
+    for speed in speeds:
+        motion = spec["motion"] if speed else "static"
+        need = speed * math.ceil(_UNBOUNCED_FRACTION * (num_frames - 1)) if speed else 0
+        need = -(-need // lattice) * lattice  # keeps the shifted start on the lattice
+        axis, sign = _axis_sign(motion) if speed else (0, 1)
         size = [width, height]
         size[axis] -= need
-        start = _place(rng, radii, spec.get("relation"), size[0], size[1], gap, lattice=cell)
+        start = _place(rng, radii, spec.get("relation"), size[0], size[1], gap,
+                       lattice=lattice)
         if start is not None:
             if sign < 0:
                 start[:, axis] += need  # room lies on the side it moves towards
-            return start, motion, step
+            return start, motion, speed
     raise ValueError(f"cannot lay out {spec['objects']} in {width}x{height}; use a larger image")
 
 
@@ -313,14 +311,18 @@ def _layout(rng, spec, radii, width, height, num_frames):
 def build_meta(rng, spec, height=64, width=64, num_frames=17, fps=8):
     """Full metadata (JSON-able dict) of a scene: spec + radii, per-frame centres
     [F][n][2] and boxes [F][n][4], background pan, caption."""
+    scale = min(height, width) / 64.0
     objects = [dict(o, radius=radius_for(o["size"], height, width)) for o in spec["objects"]]
     radii = [o["radius"] for o in objects]
-    start, motion, step = _layout(rng, spec, radii, width, height, num_frames)
-    centers = trajectory(start, radii, motion, step, width, height, num_frames)
+    start, motion, speed = _layout(rng, spec, radii, width, height, num_frames, scale)
+    centers = trajectory(start, radii, motion, speed, width, height, num_frames)
     r = np.asarray(radii)[None, :, None]
     boxes = np.concatenate([centers - r, centers + r], axis=-1)
-    background = dict(spec["background"], period=cell_for(height, width), pan=[0.0, 0.0])
-    meta = dict(spec, objects=objects, motion=motion, step=step, background=background,
+    background = dict(spec["background"], period=max(4, int(round(8 * scale))), pan=[0.0, 0.0])
+    if num_frames > 1 and background["texture"] != "plain":
+        axis, sign = _axis_sign(str(rng.choice(MOTIONS[1:])))
+        background["pan"][axis] = sign * PAN_SPEED * max(1.0, scale)
+    meta = dict(spec, objects=objects, motion=motion, speed=speed, background=background,
                 count=len(objects), height=height, width=width, num_frames=num_frames,
                 fps=fps if num_frames > 1 else 1,
                 centers=centers.tolist(), boxes=boxes.tolist())
@@ -407,61 +409,12 @@ def generate_example(seed, split, index, height=64, width=64, num_frames=17, fps
     }
 
 
-def tokenizer_scene(rng, height=64, width=64, num_frames=5, max_objects=10):
-    """Metadata (for render_clip) of a dense scene for tokenizer training: up to
-    `max_objects` objects of any colour-shape pair (hold-out pairs included) and size, on
-    the cell grid with whole-cell gaps, moving together one cell per latent frame. Every
-    cell is one of `token_patterns`, as in captioned scenes, but ~5x more cells show an
-    object, so each training step sees more of the patterns the codebook must hold."""
-    cell = cell_for(height, width)
-    motion = str(rng.choice(MOTIONS)) if num_frames > 1 else "static"
-    axis, sign = _axis_sign(motion) if motion != "static" else (0, 1)
-    size = [width, height]
-    size[axis] -= cell if motion != "static" else 0  # room for the group to move
-    for n in range(int(rng.integers(max_objects // 2, max_objects + 1)), 0, -1):
-        objects = [{"shape": str(rng.choice(SHAPES)), "color": str(rng.choice(list(PALETTE))),
-                    "size": str(rng.choice(SIZES))} for _ in range(n)]
-        for o in objects:
-            o["radius"] = radius_for(o["size"], height, width)
-        radii = [o["radius"] for o in objects]
-        start = _place(rng, radii, None, size[0], size[1], cell, tries=20, lattice=cell)
-        if start is not None:
-            break
-    if sign < 0 and motion != "static":
-        start[:, axis] += cell
-    return {"num_frames": num_frames, "height": height, "width": width, "objects": objects,
-            "centers": trajectory(start, radii, motion, cell, width, height,
-                                  num_frames).tolist(),
-            "background": {"color": str(rng.choice(list(BACKGROUNDS))), "texture": "plain",
-                           "period": cell, "pan": [0.0, 0.0]}}
-
-
 def tokenizer_clips(num_clips, num_frames, height, width, seed=0):
     """uint8 [N, F, H, W, 3] training clips for the visual tokenizer (its clip-source API:
-    `--config.data.source=lumos_jax.data.shapes:tokenizer_clips`): dense scenes
-    (`tokenizer_scene`) of every colour-shape pair, as a tokenizer trained on generic
-    video would see them; the t2v records never show the hold-out pairs (what the
-    hold-out tests), and no clip is a captioned scene of any split."""
-    rng = np.random.default_rng([int(seed), 97])
-    return np.stack([render_clip(tokenizer_scene(rng, height, width, num_frames))
-                     for _ in range(num_clips)]).astype(np.uint8)
-
-
-def token_patterns(height=64, width=64):
-    """Every distinct cell (token footprint) a scene at this resolution can show: bytes of
-    uint8 [cell, cell, 3] pixels. Objects sit on the cell grid and never share a cell
-    (gaps are whole cells), backgrounds are plain, and a latent frame is still, so each
-    4x8x8 token repeats one of these; the tokenizer's codebook must hold them all."""
-    cell = cell_for(height, width)
-    patterns = set()
-    for bg, shape, size, color in itertools.product(BACKGROUNDS, SHAPES, SIZES, PALETTE):
-        r = radius_for(size, height, width)
-        meta = {"num_frames": 1, "height": 2 * r, "width": 2 * r, "centers": [[[r, r]]],
-                "objects": [{"shape": shape, "color": color, "radius": r}],
-                "background": {"color": bg, "texture": "plain", "period": cell, "pan": [0, 0]}}
-        frame = render_clip(meta)[0]
-        for y, x in itertools.product(range(0, 2 * r, cell), repeat=2):
-            patterns.add(frame[y:y + cell, x:x + cell].tobytes())
-    for bg in BACKGROUNDS.values():
-        patterns.add(np.broadcast_to(np.asarray(bg, np.uint8), (cell, cell, 3)).tobytes())
-    return patterns
+    `--config.data.source=lumos_jax.data.shapes:tokenizer_clips`); a mix of videos and
+    images of the train split, so both still and moving scenes are reconstructed."""
+    clips = np.empty((num_clips, num_frames, height, width, 3), np.uint8)
+    for i in range(num_clips):
+        meta = sample_meta(seed, "train", i, height=height, width=width, num_frames=num_frames)
+        clips[i] = render_clip(meta)
+    return clips
