@@ -5,6 +5,7 @@ Any source is a function `fn(num_clips, num_frames, height, width, seed) -> uint
 [N, F, H, W, 3]`. Built in: `synthetic` (moving rectangles, no dependencies) and `npy`
 (a saved array). `module.path:function` plugs in anything else, e.g. a procedural dataset.
 """
+
 import importlib
 from typing import Callable
 
@@ -13,74 +14,89 @@ import numpy as np
 ClipFn = Callable[..., np.ndarray]
 
 
-def synthetic_clips(num_clips: int, num_frames: int, height: int, width: int,
-                    seed: int = 0) -> np.ndarray:
-  """Moving, bouncing coloured rectangles on a two-tone background; uint8 [N,F,H,W,3]."""
-  rng = np.random.default_rng(seed)
-  clips = np.empty((num_clips, num_frames, height, width, 3), np.uint8)
-  ys, xs = np.mgrid[:height, :width]
-  for n in range(num_clips):
-    bg = rng.integers(0, 256, (2, 3))
-    split = rng.integers(0, width)
-    background = np.where((xs < split)[..., None], bg[0], bg[1])
-    objects = [(rng.integers(2, max(3, height // 3), 2), rng.uniform(0, [height, width]),
-                rng.uniform(-2, 2, 2), rng.integers(0, 256, 3))
-               for _ in range(rng.integers(1, 4))]
-    for f in range(num_frames):
-      frame = background.copy()
-      for size, pos, vel, colour in objects:
-        # Reflect the position into the frame: a bounce off the borders.
-        y, x = (np.abs((pos + f * vel) % (2 * np.array([height, width])) -
-                       np.array([height, width])))
-        mask = (np.abs(ys - y) < size[0]) & (np.abs(xs - x) < size[1])
-        frame[mask] = colour
-      clips[n, f] = frame
-  return clips
+def synthetic_clips(
+    num_clips: int, num_frames: int, height: int, width: int, seed: int = 0
+) -> np.ndarray:
+    """Moving, bouncing coloured rectangles on a two-tone background; uint8 [N,F,H,W,3]."""
+    rng = np.random.default_rng(seed)
+    clips = np.empty((num_clips, num_frames, height, width, 3), np.uint8)
+    ys, xs = np.mgrid[:height, :width]
+    for n in range(num_clips):
+        bg = rng.integers(0, 256, (2, 3))
+        split = rng.integers(0, width)
+        background = np.where((xs < split)[..., None], bg[0], bg[1])
+        objects = [
+            (
+                rng.integers(2, max(3, height // 3), 2),
+                rng.uniform(0, [height, width]),
+                rng.uniform(-2, 2, 2),
+                rng.integers(0, 256, 3),
+            )
+            for _ in range(rng.integers(1, 4))
+        ]
+        for f in range(num_frames):
+            frame = background.copy()
+            for size, pos, vel, colour in objects:
+                # Reflect the position into the frame: a bounce off the borders.
+                y, x = np.abs(
+                    (pos + f * vel) % (2 * np.array([height, width])) - np.array([height, width])
+                )
+                mask = (np.abs(ys - y) < size[0]) & (np.abs(xs - x) < size[1])
+                frame[mask] = colour
+            clips[n, f] = frame
+    return clips
 
 
 def npy_clips(path: str) -> ClipFn:
-  """A source reading a saved uint8 [N, F, H, W, 3] array (F, H, W are cropped)."""
+    """A source reading a saved uint8 [N, F, H, W, 3] array (F, H, W are cropped)."""
 
-  def fn(num_clips, num_frames, height, width, seed=0):
-    del seed
-    arr = np.load(path, mmap_mode="r")
-    if arr.ndim != 5 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
-      raise ValueError(f"{path}: expected uint8 [N, F, H, W, 3], got {arr.dtype} {arr.shape}")
-    if arr.shape[0] < num_clips or arr.shape[1] < num_frames or arr.shape[2] < height \
-        or arr.shape[3] < width:
-      raise ValueError(f"{path}: shape {arr.shape} is smaller than the requested "
-                       f"{(num_clips, num_frames, height, width)}")
-    return np.asarray(arr[:num_clips, :num_frames, :height, :width])
+    def fn(num_clips, num_frames, height, width, seed=0):
+        del seed
+        arr = np.load(path, mmap_mode="r")
+        if arr.ndim != 5 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
+            raise ValueError(f"{path}: expected uint8 [N, F, H, W, 3], got {arr.dtype} {arr.shape}")
+        if (
+            arr.shape[0] < num_clips
+            or arr.shape[1] < num_frames
+            or arr.shape[2] < height
+            or arr.shape[3] < width
+        ):
+            raise ValueError(
+                f"{path}: shape {arr.shape} is smaller than the requested "
+                f"{(num_clips, num_frames, height, width)}"
+            )
+        return np.asarray(arr[:num_clips, :num_frames, :height, :width])
 
-  return fn
+    return fn
 
 
 def get_source(spec: str) -> ClipFn:
-  """'synthetic', 'npy:PATH' or 'package.module:function'."""
-  if spec == "synthetic":
-    return synthetic_clips
-  if spec.startswith("npy:"):
-    return npy_clips(spec[4:])
-  module, sep, name = spec.partition(":")
-  if not sep:
-    raise ValueError(f"data.source={spec!r}: use 'synthetic', 'npy:PATH' or 'module:function'")
-  return getattr(importlib.import_module(module), name)
+    """'synthetic', 'npy:PATH' or 'package.module:function'."""
+    if spec == "synthetic":
+        return synthetic_clips
+    if spec.startswith("npy:"):
+        return npy_clips(spec[4:])
+    module, sep, name = spec.partition(":")
+    if not sep:
+        raise ValueError(f"data.source={spec!r}: use 'synthetic', 'npy:PATH' or 'module:function'")
+    return getattr(importlib.import_module(module), name)
 
 
-def load_clips(fn: ClipFn, num_clips: int, num_frames: int, height: int, width: int,
-               seed: int) -> np.ndarray:
-  clips = np.asarray(fn(num_clips, num_frames, height, width, seed))
-  want = (num_clips, num_frames, height, width, 3)
-  if clips.shape != want or clips.dtype != np.uint8:
-    raise ValueError(f"clip source returned {clips.dtype} {clips.shape}; expected uint8 {want}")
-  return clips
+def load_clips(
+    fn: ClipFn, num_clips: int, num_frames: int, height: int, width: int, seed: int
+) -> np.ndarray:
+    clips = np.asarray(fn(num_clips, num_frames, height, width, seed))
+    want = (num_clips, num_frames, height, width, 3)
+    if clips.shape != want or clips.dtype != np.uint8:
+        raise ValueError(f"clip source returned {clips.dtype} {clips.shape}; expected uint8 {want}")
+    return clips
 
 
 def to_model_range(clips: np.ndarray) -> np.ndarray:
-  """uint8 [0, 255] -> float32 [-1, 1]."""
-  return clips.astype(np.float32) / 127.5 - 1.0
+    """uint8 [0, 255] -> float32 [-1, 1]."""
+    return clips.astype(np.float32) / 127.5 - 1.0
 
 
 def to_uint8(video: np.ndarray) -> np.ndarray:
-  """float [-1, 1] -> uint8 [0, 255] (clipped)."""
-  return np.clip(np.round((np.asarray(video) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    """float [-1, 1] -> uint8 [0, 255] (clipped)."""
+    return np.clip(np.round((np.asarray(video) + 1.0) * 127.5), 0, 255).astype(np.uint8)
