@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from lumos_jax import layout
+from lumos_jax.data import config as data_config
 from lumos_jax.data import pipeline, records
 
 # name: (vocab config, frames, height, width, prompt ids, records, batch size)
@@ -37,7 +38,7 @@ def write_records(case: str, directory: str) -> tuple[str, int]:
     records.write_array_record(path, (
         records.random_record(rng, vocab, frames=frames, height=height, width=width,
                               text_len=text_len, record_id=f"{case}-{i}") for i in range(n)))
-    return f"array_record:{path}", pipeline.bucket_length(frames, height, width, text_len)
+    return f"array_record:{path}", data_config.bucket_length(frames, height, width, text_len)
 
 
 def _config_dict(d):
@@ -47,7 +48,7 @@ def _config_dict(d):
 
 
 def make_config(case: str, spec: str, seq_len: int, workers: int):
-    c = pipeline.default_data_config()
+    c = data_config.default_config()
     c.vocab = _config_dict(CASES[case][0])
     c.streams.image.weight = 0.0
     c.streams.video.sources, c.streams.video.seq_len = spec, seq_len

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ml_collections
 
 from lumos_jax import layout
-from lumos_jax.data import pipeline
+from lumos_jax.data import config as data_config
 from lumos_jax.model import config as model_config
 from lumos_jax.sampling import config as sampling_config
 
@@ -73,7 +73,7 @@ def experiment(task: str, arg: str) -> ml_collections.ConfigDict:
         weight_decay=0.1, clip=4.0, decay_norms=False))
     c.distributed = ml_collections.ConfigDict(dict(
         coordinator="", num_processes=0, process_id=-1, timeout_s=300))
-    c.data = pipeline.default_data_config()
+    c.data = data_config.default_config()
     c.data.vocab = ml_collections.ConfigDict(c.vocab.to_dict())
     c.data.rope_1d = c.model.rope_variant == "1d"
     c.sampling = sampling_config.default_config(task, res or "64px")

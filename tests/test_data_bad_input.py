@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from lumos_jax import layout
+from lumos_jax.data import config as data_config
 from lumos_jax.data import pipeline, records
 
 V = layout.compact_vocab()
@@ -52,7 +53,7 @@ def shard(tmp_path_factory):
 
 
 def _config(d, **kw):
-    c = pipeline.default_data_config()
+    c = data_config.default_config()
     c.streams.image.weight = 0.0
     c.streams.video.sources = f"array_record:{d}/bad-*.array_record"
     c.streams.video.seq_len = 128

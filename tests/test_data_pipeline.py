@@ -7,6 +7,7 @@ import pytest
 
 from lumos_jax import layout
 from lumos_jax.data import ardf, pipeline, records
+from lumos_jax.data import config as data_config
 
 V = layout.compact_vocab()
 H = W = 32  # 4x4 codes per frame: 3 + 4 * 5 + 1 = 24 tokens per frame
@@ -30,7 +31,7 @@ def data(tmp_path_factory):
 
 
 def _config(d, **kw):
-    c = pipeline.default_data_config()
+    c = data_config.default_config()
     c.streams.video.sources = f"array_record:{d}/vid-*.array_record"
     c.streams.video.seq_len = 128
     c.streams.image.sources = f"array_record:{d}/img-*.array_record"
@@ -220,9 +221,9 @@ def test_config_errors(data):
 
 
 def test_bucket_length():
-    assert pipeline.bucket_length(7, 384, 672, 64, multiple=128) == 28_672  # 7 x 4084 + 71
-    assert pipeline.bucket_length(7, 384, 672, 100, multiple=128) == 28_800
+    assert data_config.bucket_length(7, 384, 672, 64, multiple=128) == 28_672  # 7 x 4084 + 71
+    assert data_config.bucket_length(7, 384, 672, 100, multiple=128) == 28_800
     n = 2 + 10 + 3 + 5 * layout.tokens_per_frame(8, 8) + 2
-    assert pipeline.bucket_length(5, 64, 64, 10, multiple=1) == n
-    assert isinstance(pipeline.default_data_config().masking.min_ratio, float)
-    assert ardf.MaskSpec(**pipeline.default_data_config().masking.to_dict()) == ardf.MaskSpec()
+    assert data_config.bucket_length(5, 64, 64, 10, multiple=1) == n
+    assert isinstance(data_config.default_config().masking.min_ratio, float)
+    assert ardf.MaskSpec(**data_config.default_config().masking.to_dict()) == ardf.MaskSpec()

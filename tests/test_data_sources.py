@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lumos_jax import layout
+from lumos_jax.data import config as data_config
 from lumos_jax.data import lumos_pkl, pipeline, records, sources
 
 V = layout.compact_vocab()
@@ -46,7 +47,7 @@ def test_tfds_dataset_matches_array_record(tmp_path):
 
     # Same records, same order -> the pipeline yields the same batches from either source.
     def batches(spec):
-        c = pipeline.default_data_config()
+        c = data_config.default_config()
         c.streams.image.weight = 0.0
         c.streams.video.sources, c.streams.video.seq_len = spec, 128
         c.tfds_data_dir, c.batch_size, c.read_threads = data_dir, 4, 0
