@@ -161,7 +161,7 @@ def load_hf(directory: str, vocab: layout.Vocab | None = None, **overrides):
 def save_hf(directory: str, pure: dict, cfg: ModelConfig, base_config: dict | None = None,
             dtype: str = "float32"):
     tensors = pure_to_hf(pure, cfg, np.dtype(dtype) if dtype != "bfloat16" else
-                         np.dtype(safetensors_io._DTYPES["BF16"]))
+                         safetensors_io.BF16)
     safetensors_io.write_checkpoint(directory, tensors)
     with open(os.path.join(directory, "config.json"), "w") as f:
         json.dump(hf_config_from(cfg, base_config, dtype), f, indent=1)

@@ -1,56 +1,63 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
-"""Read and write safetensors files with numpy only (bf16 through ml_dtypes).
+"""Hugging Face checkpoint directories through the `safetensors` library.
 
-Format (huggingface/safetensors spec): 8-byte little-endian header size, a JSON header
-{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}, then the raw
-little-endian tensor bytes. Sharded checkpoints add `model.safetensors.index.json`
-with a {"weight_map": {name: file}} table. Reading memory-maps, so a 7 GB checkpoint
-is not copied into RAM until a tensor is used.
+The library reads and writes the files (header, dtypes, bounds checks); this module keeps
+only what it does not do: the sharded layout (`model-0000i-of-0000n.safetensors` plus
+`model.safetensors.index.json` with a {"weight_map": {name: file}} table, written last),
+atomic writes, and lazy reading, so a 7 GB checkpoint is not read into RAM up front.
 """
 from __future__ import annotations
 
+import collections.abc
 import json
 import os
-import struct
 
+# Imported for its side effect: it registers numpy's "bfloat16" dtype name, which
+# safetensors' numpy reader and writer use for BF16 tensors (safetensors 0.8; its
+# bytes-level `safetensors.numpy.load` has no BF16 at all, so files go through safe_open).
 import ml_dtypes
 import numpy as np
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file
 
-_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16,
-           "BF16": ml_dtypes.bfloat16, "I64": np.int64, "I32": np.int32, "I16": np.int16,
-           "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
-_NAMES = {np.dtype(v): k for k, v in _DTYPES.items()}
+BF16 = np.dtype(ml_dtypes.bfloat16)
 INDEX_NAME = "model.safetensors.index.json"
 
 
-def read_file(path: str) -> dict[str, np.ndarray]:
-    """All tensors of one .safetensors file (memory-mapped, read-only)."""
-    with open(path, "rb") as f:
-        raw = f.read(8)
-        if len(raw) != 8:
-            raise ValueError(f"{path}: not a safetensors file (shorter than 8 bytes)")
-        (n,) = struct.unpack("<Q", raw)
-        try:
-            header = json.loads(f.read(n))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"{path}: corrupt safetensors header ({e})") from e
-    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n)
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        if info["dtype"] not in _DTYPES:
-            raise ValueError(f"{path}: tensor {name} has unsupported dtype {info['dtype']}")
-        begin, end = info["data_offsets"]
-        if end > data.size:
-            raise ValueError(f"{path}: tensor {name} ends at byte {end} but the file holds "
-                             f"{data.size} data bytes (truncated download?)")
-        dtype = np.dtype(_DTYPES[info["dtype"]])
-        out[name] = data[begin:end].view(dtype).reshape(info["shape"])
-    return out
+class _LazyTensors(collections.abc.Mapping):
+    """name -> numpy array, each read from its file when first asked for."""
+
+    def __init__(self, files: dict[str, str]):
+        self._files = files  # tensor name -> path of the file that holds it
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        # Not cached: a converter reads each tensor once and keeps only its converted copy.
+        with safe_open(self._files[name], framework="numpy") as f:
+            return f.get_tensor(name)
+
+    def __iter__(self):
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
 
 
-def read_checkpoint(directory: str) -> dict[str, np.ndarray]:
+def _names(path: str) -> list[str]:
+    """The tensor names of one file; opening checks its header and that its data is whole."""
+    try:
+        with safe_open(path, framework="numpy") as f:
+            return list(f.keys())
+    except SafetensorError as e:
+        raise ValueError(f"{path}: not a readable safetensors file ({e}; truncated "
+                         "download?)") from e
+
+
+def read_file(path: str) -> collections.abc.Mapping[str, np.ndarray]:
+    """All tensors of one .safetensors file (read lazily, one tensor at a time)."""
+    return _LazyTensors({name: path for name in _names(path)})
+
+
+def read_checkpoint(directory: str) -> collections.abc.Mapping[str, np.ndarray]:
     """All tensors of a Hugging Face checkpoint directory (single file or sharded)."""
     index = os.path.join(directory, INDEX_NAME)
     if os.path.exists(index):
@@ -63,33 +70,24 @@ def read_checkpoint(directory: str) -> dict[str, np.ndarray]:
                              "the checkpoint is incomplete (the index is written last)")
     if not files:
         raise FileNotFoundError(f"{directory}: no .safetensors files (or {INDEX_NAME})")
-    out: dict[str, np.ndarray] = {}
+    where: dict[str, str] = {}
     for name in files:
-        out.update(read_file(os.path.join(directory, name)))
-    return out
+        path = os.path.join(directory, name)
+        where.update({t: path for t in _names(path)})
+    return _LazyTensors(where)
 
 
 def write_file(path: str, tensors: dict[str, np.ndarray], metadata: dict | None = None):
     """Write atomically: a partly written file is never left under the final name."""
-    header, offset, arrays = {}, 0, []
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name])
-        if a.dtype not in _NAMES:
-            raise ValueError(f"tensor {name}: dtype {a.dtype} cannot be stored in safetensors")
-        header[name] = {"dtype": _NAMES[a.dtype], "shape": list(a.shape),
-                        "data_offsets": [offset, offset + a.nbytes]}
-        offset += a.nbytes
-        arrays.append(a)
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    blob = json.dumps(header, separators=(",", ":")).encode()
-    blob += b" " * ((-len(blob)) % 8)  # 8-byte alignment of the data section
+    arrays = {name: np.ascontiguousarray(t) for name, t in tensors.items()}
+    meta = {str(k): str(v) for k, v in metadata.items()} if metadata else None
     tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(blob)))
-        f.write(blob)
-        for a in arrays:
-            f.write(a.tobytes())
+    try:
+        save_file(arrays, tmp, metadata=meta)
+    except (SafetensorError, TypeError, ValueError) as e:
+        dtypes = sorted({str(a.dtype) for a in arrays.values()})
+        raise ValueError(f"{path}: cannot store tensors of dtypes {dtypes} in safetensors "
+                         f"({e})") from e
     os.replace(tmp, path)
 
 

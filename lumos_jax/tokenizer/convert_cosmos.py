@@ -24,6 +24,7 @@ import jax
 import numpy as np
 from flax import nnx
 
+from lumos_jax.model import safetensors_io
 from lumos_jax.tokenizer import config as config_lib
 from lumos_jax.tokenizer.config import TokenizerConfig
 from lumos_jax.tokenizer.model import CausalVideoTokenizer, abstract_model
@@ -130,13 +131,6 @@ def cosmos_to_params(state_dict: Mapping[str, np.ndarray], cfg: TokenizerConfig,
   return nnx.from_flat_state(flat)
 
 
-def load_cosmos_into(model: CausalVideoTokenizer, state_dict: Mapping[str, np.ndarray]):
-  """Overwrites the model's parameters in place with a Cosmos state dict."""
-  params = cosmos_to_params(state_dict, model.cfg)
-  nnx.update(model, jax.device_put(params))  # device_put: no per-shape XLA program
-  return model
-
-
 # ----------------------------------------------------------------------------- files
 
 def _is_torchscript(path: str) -> bool:
@@ -164,10 +158,7 @@ def _load_torch_file(path: str) -> dict[str, np.ndarray]:
 
 
 def _load_safetensors(path: str) -> dict[str, np.ndarray]:
-  from safetensors import safe_open  # pylint: disable=g-import-not-at-top
-  # The flax reader handles bfloat16, which numpy's reader does not.
-  with safe_open(path, framework="flax") as f:
-    return {k: np.asarray(f.get_tensor(k), np.float32) for k in f.keys()}
+  return {k: np.asarray(v, np.float32) for k, v in safetensors_io.read_file(path).items()}
 
 
 def load_state_dict(paths: str | Iterable[str]) -> dict[str, np.ndarray]:
@@ -185,8 +176,7 @@ def load_state_dict(paths: str | Iterable[str]) -> dict[str, np.ndarray]:
 
 
 def save_safetensors(tensors: Mapping[str, np.ndarray], path: str) -> None:
-  from safetensors.numpy import save_file  # pylint: disable=g-import-not-at-top
-  save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, path)
+  safetensors_io.write_file(path, dict(tensors))
 
 
 def params_to_flat_dict(params: nnx.State) -> dict[str, np.ndarray]:
