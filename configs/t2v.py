@@ -1,5 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """t2v experiment. Presets: tiny (CPU, built-in data), 0.5b, 1b, 3.6b; add -384p for 384p.
+The recipe: lumos_jax/config_lib.py (experiment).
 
   python -m lumos_jax.train --config=configs/t2v.py:tiny --workdir=/tmp/t2v
   python -m lumos_jax.train --config=configs/t2v.py:1b-384p --workdir=DIR --config.init_from=...
