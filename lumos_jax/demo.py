@@ -142,8 +142,8 @@ def main(argv):
     config = demo_config(data_dir, tok, steps, init_from, F.lr, F.batch_size, F.warm_start)
     print(f"{'continuing ' + init_from if init_from else 'from scratch'}: {steps} steps, "
           f"batch {config.data.batch_size}, lr {config.optim.lr:g} ({config.optim.schedule})")
-    from lumos_jax import train
-    train.run(config, os.path.join(workdir, "t2v"))
+    from lumos_jax import train_loop
+    train_loop.run(config, os.path.join(workdir, "t2v"))
     if not F.evaluate:
         print(json.dumps({"minutes": round((time.time() - t0) / 60, 1), "train_steps": steps,
                           "t2v": os.path.join(workdir, "t2v")}))

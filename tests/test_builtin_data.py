@@ -11,7 +11,7 @@ import orbax.checkpoint as ocp
 import pytest
 from flax import nnx
 
-from lumos_jax import config_lib, train
+from lumos_jax import config_lib, train_loop
 from lumos_jax.data import builtin, prepare_visual
 from lumos_jax.tokenizer import config as tokenizer_config
 from lumos_jax.tokenizer import model as model_lib
@@ -148,7 +148,7 @@ def test_tiny_config_trains_on_a_fresh_cache(small_build, tmp_path, caplog):
     c.train.update(steps=2, log_every=1, checkpoint_every=2, eval_every=2, eval_batches=1)
     work = str(tmp_path / "work")
     with caplog.at_level(logging.INFO):
-        assert train.run(c, work) == 2
+        assert train_loop.run(c, work) == 2
     assert sorted(losses(work)) == [1, 2]
     saved = json.loads(open(os.path.join(work, "config.json")).read())
     assert saved["data"]["streams"]["video"]["sources"].startswith(

@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from launch import common, local  # noqa: E402  (the repo root, not an installed package)
-from lumos_jax import config_lib, distributed, train  # noqa: E402
+from lumos_jax import config_lib, distributed, train_loop  # noqa: E402
 from train_util import learnable_records, small_config
 
 CONFIG = "configs/t2v.py:tiny"
@@ -133,7 +133,7 @@ def _two_process_runs(root):
     resumed = _losses([r for r in final if r["step"] > resumed_from])
     # Reference: one process, 8 devices, same config, no interruption.
     ref_dir = str(root / "one_process")
-    train.run(_config(data_dir, target), ref_dir)
+    train_loop.run(_config(data_dir, target), ref_dir)
     return dict(alive=alive, killed=_losses(killed_rows), resumed_from=resumed_from,
                 resumed=resumed, target=target, reference=_losses(_rows(ref_dir)),
                 logs=_logs(work), work=work,

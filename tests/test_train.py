@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from lumos_jax import train, train_lib
+from lumos_jax import train_lib, train_loop
 from train_util import checkpoint_steps, learnable_records, losses, small_config
 
 
@@ -18,15 +18,15 @@ def data_dir(tmp_path_factory):
 
 def test_same_seed_same_losses_and_exact_resume(data_dir, tmp_path):
     full = str(tmp_path / "full")
-    assert train.run(small_config(data_dir, steps=8), full) == 8
+    assert train_loop.run(small_config(data_dir, steps=8), full) == 8
     again = str(tmp_path / "again")
-    train.run(small_config(data_dir, steps=8), again)
+    train_loop.run(small_config(data_dir, steps=8), again)
     assert losses(full) == losses(again)  # bit-identical
     # Killed after step 6 (last checkpoint at 4, metrics up to 4), then resumed to 8.
     part = str(tmp_path / "part")
-    train.run(small_config(data_dir, steps=8, checkpoint_every=4), part, crash_after=6)
+    train_loop.run(small_config(data_dir, steps=8, checkpoint_every=4), part, crash_after=6)
     assert checkpoint_steps(part) == [4]
-    train.run(small_config(data_dir, steps=8, checkpoint_every=4), part)
+    train_loop.run(small_config(data_dir, steps=8, checkpoint_every=4), part)
     resumed = losses(part)
     for step in (5, 6, 7, 8):
         assert resumed[step] == losses(full)[step], step
@@ -34,12 +34,12 @@ def test_same_seed_same_losses_and_exact_resume(data_dir, tmp_path):
 
 def test_restore_onto_a_different_mesh(data_dir, tmp_path):
     ref = str(tmp_path / "ref")
-    train.run(small_config(data_dir, steps=6), ref)
+    train_loop.run(small_config(data_dir, steps=6), ref)
     work = str(tmp_path / "work")
-    train.run(small_config(data_dir, steps=6, checkpoint_every=4), work, crash_after=4)
+    train_loop.run(small_config(data_dir, steps=6, checkpoint_every=4), work, crash_after=4)
     cfg = small_config(data_dir, steps=6, checkpoint_every=4)
     cfg.mesh.update(data=2, fsdp=2, tensor=2)
-    train.run(cfg, work)
+    train_loop.run(cfg, work)
     for step in (5, 6):
         assert losses(work)[step] == pytest.approx(losses(ref)[step], rel=1e-5)
 
@@ -48,14 +48,14 @@ def test_non_finite_loss_aborts_with_a_clear_message(data_dir, tmp_path):
     cfg = small_config(data_dir, steps=6)
     cfg.optim.update(lr=1e30, warmup_steps=0, clip=1e30)
     with pytest.raises(train_lib.NonFiniteError, match="non-finite"):
-        train.run(cfg, str(tmp_path / "nan"))
+        train_loop.run(cfg, str(tmp_path / "nan"))
 
 
 def test_short_run_lowers_the_loss(data_dir, tmp_path):
     work = str(tmp_path / "learn")
     cfg = small_config(data_dir, steps=60, log_every=5, checkpoint_every=1000)
     cfg.optim.update(lr=3e-3, warmup_steps=5, schedule="constant")
-    train.run(cfg, work)
+    train_loop.run(cfg, work)
     curve = losses(work)
     assert curve[60] < curve[5] - 1.5, curve  # 6.9 nats = uniform over 1000 codes
 
@@ -108,7 +108,7 @@ def test_init_from_an_earlier_stage_checkpoint(data_dir, tmp_path):
     from lumos_jax import checkpoint, parallel
     from lumos_jax.train_step import Trainer
     stage1 = str(tmp_path / "stage1")
-    train.run(small_config(data_dir, steps=3, checkpoint_every=3), stage1)
+    train_loop.run(small_config(data_dir, steps=3, checkpoint_every=3), stage1)
     cfg = small_config(data_dir, steps=2, checkpoint_every=2)
     cfg.init_from = os.path.join(stage1, "checkpoints", "3")
     trainer = Trainer(cfg, parallel.make_mesh(dict(cfg.mesh)))
@@ -131,7 +131,7 @@ def test_init_from_an_earlier_stage_checkpoint(data_dir, tmp_path):
     with pytest.raises(FileNotFoundError, match="no state/"):
         export.export_params(stage1, str(tmp_path / "x"))
     stage2 = str(tmp_path / "stage2")
-    assert train.run(cfg, stage2) == 2  # starts at step 0 from stage 1's weights
+    assert train_loop.run(cfg, stage2) == 2  # starts at step 0 from stage 1's weights
     first = losses(stage2)[1]
     assert first < losses(stage1)[1]  # already trained: lower than a fresh start
 
@@ -167,7 +167,7 @@ def test_loading_checkpoint_params_logs_no_orbax_warning(data_dir, tmp_path, cap
     from lumos_jax.train_step import Trainer
     work = str(tmp_path / "w")
     cfg = small_config(data_dir, steps=2, checkpoint_every=2)
-    train.run(cfg, work)
+    train_loop.run(cfg, work)
     trainer = Trainer(cfg, parallel.make_mesh(dict(cfg.mesh)))
     with caplog.at_level(logging.WARNING):
         _, path = loaders.load_decoder_params(trainer, workdir=work)

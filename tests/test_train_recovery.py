@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from lumos_jax import train
+from lumos_jax import train_loop
 from train_util import checkpoint_steps, learnable_records, small_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,7 +20,7 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 KILL_AFTER_SAVE = r'''
 import os, signal, sys
 sys.path.insert(0, sys.argv[3])
-from lumos_jax import checkpoint, train
+from lumos_jax import checkpoint, train_loop
 from train_util import small_config
 save = checkpoint.Checkpointer.save
 def save_then_die(self, step, *args, **kwargs):
@@ -30,7 +30,7 @@ def save_then_die(self, step, *args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
     return saved
 checkpoint.Checkpointer.save = save_then_die
-train.run(small_config(sys.argv[1], steps=8, checkpoint_every=4), sys.argv[2])
+train_loop.run(small_config(sys.argv[1], steps=8, checkpoint_every=4), sys.argv[2])
 '''
 
 
@@ -52,7 +52,7 @@ def test_sigkill_right_after_a_save_loses_no_row_and_doubles_none(data_dir, tmp_
     assert r.returncode == -9, r.stderr[-3000:]
     assert checkpoint_steps(work) == [4]
     assert loss_row_steps(work) == [1, 2, 3, 4]  # step 4's row came before its save
-    assert train.run(small_config(data_dir, steps=8, checkpoint_every=4), work) == 8
+    assert train_loop.run(small_config(data_dir, steps=8, checkpoint_every=4), work) == 8
     assert loss_row_steps(work) == list(range(1, 9))
 
 
@@ -60,9 +60,9 @@ def test_rows_after_the_restored_step_are_not_written_twice(data_dir, tmp_path):
     """Killed at step 7 (rows 1-5 written, checkpoint 4):
     the resume drops row 5 and writes each step once."""
     work = str(tmp_path / "w")
-    train.run(small_config(data_dir, steps=8, checkpoint_every=4), work, crash_after=7)
+    train_loop.run(small_config(data_dir, steps=8, checkpoint_every=4), work, crash_after=7)
     assert checkpoint_steps(work) == [4] and loss_row_steps(work) == [1, 2, 3, 4, 5]
-    train.run(small_config(data_dir, steps=8, checkpoint_every=4), work)
+    train_loop.run(small_config(data_dir, steps=8, checkpoint_every=4), work)
     assert loss_row_steps(work) == list(range(1, 9))
 
 
@@ -70,11 +70,11 @@ def test_a_damaged_last_step_resumes_from_the_one_before(data_dir, tmp_path, cap
     import logging
     work = str(tmp_path / "w")
     cfg = small_config(data_dir, steps=8, checkpoint_every=4)
-    train.run(cfg, work)
+    train_loop.run(cfg, work)
     os.remove(os.path.join(work, "checkpoints", "8", "state", "manifest.ocdbt"))
     cfg.train.steps = 10
     with caplog.at_level(logging.WARNING):
-        assert train.run(cfg, work) == 10
+        assert train_loop.run(cfg, work) == 10
     (line,) = [r.getMessage() for r in caplog.records if "is damaged" in r.getMessage()]
     assert line.startswith(f"checkpoint step 8 in {work}/checkpoints is damaged "
                            f"(state/manifest.ocdbt is missing; falling back to step 4)")
@@ -89,14 +89,14 @@ def test_non_finite_loss_says_the_last_checkpoint_is_intact_only_when_verified(d
     cfg = small_config(data_dir, steps=6, checkpoint_every=1)
     cfg.optim.update(lr=1e30, warmup_steps=0, clip=1e30)
     with pytest.raises(train_lib.NonFiniteError) as e:
-        train.run(cfg, str(tmp_path / "nan"))
+        train_loop.run(cfg, str(tmp_path / "nan"))
     # Step 1 ran on the initial params (finite), its update made them huge.
     assert str(e.value).startswith("step 2: non-finite loss=")
     assert str(e.value).endswith("; the last checkpoint, step 1, is intact (checksums "
                                  "verified)")
     cfg.train.checkpoint_every = 100
     with pytest.raises(train_lib.NonFiniteError, match="; no checkpoint was saved yet$"):
-        train.run(cfg, str(tmp_path / "nan2"))
+        train_loop.run(cfg, str(tmp_path / "nan2"))
 
 
 # The train CLI, with every file written from the save of step 8 on limited to 16 KiB
