@@ -65,10 +65,12 @@ def experiment(task: str, arg: str) -> ml_collections.ConfigDict:
     c.loss = ml_collections.ConfigDict(dict(chunk=1024, z_loss=0.0))
     c.mesh = ml_collections.ConfigDict(dict(data=-1, fsdp=1, tensor=1))
     c.init_from = ""  # an earlier stage's checkpoint step dir, converted params, or HF dir
+    # peak_tflops: per-device peak TFLOP/s for the MFU figure; 0 = the accelerator's bf16
+    # peak from parallel's table, or measured by a matmul on CPU.
     c.train = ml_collections.ConfigDict(dict(
         steps=100_000, micro_batches=1, log_every=50, checkpoint_every=1000,
         keep_checkpoints=3, async_checkpoint=True, eval_every=1000, eval_batches=8,
-        profile_start=-1, profile_steps=5))
+        profile_start=-1, profile_steps=5, peak_tflops=0.0))
     c.optim = ml_collections.ConfigDict(dict(
         lr=LEARNING_RATES.get(name, 1e-3), warmup_steps=500, schedule="constant",
         total_steps=c.train.steps, end_lr_ratio=0.0, b1=0.9, b2=0.95, eps=1e-8,
@@ -76,15 +78,24 @@ def experiment(task: str, arg: str) -> ml_collections.ConfigDict:
     c.distributed = ml_collections.ConfigDict(dict(
         coordinator="", num_processes=0, process_id=-1, timeout_s=300))
     c.data = data_config.default_config()
-    c.data.vocab = ml_collections.ConfigDict(c.vocab.to_dict())
-    c.data.rope_1d = c.model.rope_variant == "1d"
     c.sampling = sampling_config.default_config(task, res or "64px")
+    _link(c)
     if name == "tiny":
         _tiny(c)
     else:
         _paper_scale(c, name, res)
     c.optim.total_steps = c.train.get_ref("steps")
     return c
+
+
+def _link(c: ml_collections.ConfigDict) -> None:
+    """Fields that must agree share one FieldReference instead of holding copies: setting
+    either end, in code or as --config.KEY=VALUE (applied to the loaded, locked config),
+    sets both."""
+    for key in c.vocab:  # the records' vocabulary is the model's
+        c.data.vocab[key] = c.vocab.get_ref(key)
+    c.data.rope_variant = c.model.get_ref("rope_variant")  # positions match the rotation
+    c.sampling.position_strides = c.data.get_ref("position_strides")
 
 
 def _tiny(c: ml_collections.ConfigDict) -> None:
@@ -123,7 +134,7 @@ def _paper_scale(c: ml_collections.ConfigDict, name: str, res: str) -> None:
     c.model.update(dtype="bfloat16", param_dtype="float32", remat="full",
                    attention="auto", block_q=512, block_k=512, scan_layers=True,
                    max_frame_tokens=frame_tokens)
-    c.train.update(batch_size=48, log_every=10)
+    c.train.log_every = 10
     c.optim.warmup_steps = 1000
 
 

@@ -79,9 +79,6 @@ def apply_overrides(config, req: Request) -> None:
 def validate(config, req: Request, vocab: layout.Vocab) -> sampling.Settings:
     """Cheap checks first: a bad flag fails before any model is loaded."""
     settings = sampling.Settings.from_config(config.sampling, max_size_value=vocab.max_size_value)
-    if tuple(config.sampling.position_strides) != tuple(config.data.position_strides):
-        raise ValueError(f"config sampling.position_strides {config.sampling.position_strides} "
-                         f"!= data.position_strides {config.data.position_strides}")
     if bool(req.prompts) == bool(req.prompt_ids):
         raise ValueError("give the captions with --prompt or the ids with --prompt_ids "
                          "(exactly one of the two)")

@@ -37,12 +37,6 @@ def validate_config(config) -> None:
     if config.model.vocab_size != vocab.size:
         raise ValueError(f"config model.vocab_size={config.model.vocab_size} but the vocab "
                          f"(config.vocab.kind={config.vocab.kind}) has {vocab.size} ids")
-    if config.data.vocab.to_dict() != config.vocab.to_dict():
-        raise ValueError(f"config data.vocab {config.data.vocab.to_dict()} differs from "
-                         f"config.vocab {config.vocab.to_dict()}")
-    if config.data.rope_1d != (config.model.rope_variant == "1d"):
-        raise ValueError("config data.rope_1d must be True exactly when model.rope_variant "
-                         "is '1d' (positions and rotation must agree)")
     n = jax.device_count()
     if config.data.batch_size % max(1, n // max(1, config.mesh.tensor)):
         logging.warning("data.batch_size=%d does not divide evenly over the data/fsdp "

@@ -1,12 +1,15 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """Experiment configs: cheap to load, linked fields, every key that is read declared."""
+import json
 import os
 import subprocess
 import sys
 
 import pytest
+from absl import flags
+from ml_collections import config_flags
 
-from lumos_jax import cli, config_lib, layout
+from lumos_jax import cli, config_lib, layout, train_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,3 +56,59 @@ def test_preset_values():
     assert (shapes.steps, shapes.lr, shapes.data.num_frames) == (3000, 2e-3, 5)
     with pytest.raises(ValueError, match="configs/tokenizer.py:huge: choose one of"):
         config_lib.tokenizer("huge")
+
+
+def test_linked_fields_follow_their_source():
+    c = config_lib.experiment("t2v", "tiny")
+    assert c.data.vocab.to_dict() == c.vocab.to_dict()
+    assert c.data.rope_variant == c.model.rope_variant == "mmrope"
+    assert tuple(c.sampling.position_strides) == tuple(c.data.position_strides) == (4, 8, 8)
+    c.vocab.visual_size = 2000
+    c.model.rope_variant = "1d"
+    c.data.position_strides = (2, 8, 8)
+    assert c.data.vocab.visual_size == 2000
+    assert c.data.rope_variant == "1d"
+    assert tuple(c.sampling.position_strides) == (2, 8, 8)
+    # to_dict / to_json (what config.json records) hold the values, not references.
+    d = json.loads(c.to_json())
+    assert d["data"]["vocab"]["visual_size"] == 2000 and d["data"]["rope_variant"] == "1d"
+    assert d["sampling"]["position_strides"] == [2, 8, 8]
+
+
+def _parse(*overrides):
+    """The config as a CLI sees it: config_flags with lock_config=True, then overrides."""
+    argv = ["prog", f"--config={ROOT}/configs/t2v.py:tiny", *overrides]
+    fv = flags.FlagValues()
+    config_flags.DEFINE_config_file("config", None, "", flag_values=fv, lock_config=True,
+                                    sys_argv=argv)  # the overrides are read from sys_argv
+    fv(argv)
+    return fv.config
+
+
+def test_command_line_override_of_a_source_propagates():
+    c = _parse("--config.vocab.kind=release", "--config.vocab.text_tokens=0",
+               "--config.model.rope_variant=1d", "--config.data.position_strides=(2,8,8)")
+    assert c.data.vocab.to_dict() == dict(kind="release", text_tokens=0, visual_size=1000)
+    assert c.data.rope_variant == "1d"
+    assert tuple(c.sampling.position_strides) == (2, 8, 8)
+
+
+def test_command_line_override_of_a_linked_copy_sets_both():
+    """A link is one shared value: overriding the copy sets the source too."""
+    c = _parse("--config.sampling.position_strides=(1,8,8)", "--config.data.vocab.kind=release")
+    assert tuple(c.data.position_strides) == tuple(c.sampling.position_strides) == (1, 8, 8)
+    assert c.vocab.kind == "release"
+
+
+def test_every_read_train_key_is_declared():
+    """train.peak_tflops (read by train_lib) is a key; the never-read train.batch_size is not."""
+    cli.check_config_overrides([f"--config={ROOT}/configs/t2v.py:1b",
+                                "--config.train.peak_tflops=989"])
+    for arg in ("tiny", "1b"):
+        c = config_lib.experiment("t2v", arg)
+        assert c.train.peak_tflops == 0.0 and "batch_size" not in c.train
+    with pytest.raises(cli.UsageError, match="no such config key"):
+        cli.check_config_overrides([f"--config={ROOT}/configs/t2v.py:1b",
+                                    "--config.train.batch_size=48"])
+    c = _parse("--config.train.peak_tflops=100")
+    assert train_lib.peak_flops_per_device(c) == 100e12

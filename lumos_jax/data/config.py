@@ -39,7 +39,8 @@ def default_config() -> ml_collections.ConfigDict:
         newline_labels=False))  # see lumos_jax.data.ardf
     c.cfg_dropout = 0.1  # drop the text prefix: the sample starts at video_start
     c.position_strides = (4, 8, 8)  # must match the model's MM-RoPE scaling
-    c.rope_1d = False
+    # The model's rope_variant (config_lib links the two): '1d' gives 1-D positions.
+    c.rope_variant = "mmrope"
     c.skip_bad_records = False  # True: log + count each bad record and use the next one
     c.max_consecutive_skips = 100
     return c

@@ -189,7 +189,8 @@ class Pipeline:
         return ExampleSpec(
             stream=name, stream_id=stream_id, seq_len=seq_len, vocab=self.vocab, mask=self.mask,
             cfg_dropout=float(c.cfg_dropout), strides=tuple(c.position_strides),
-            rope_1d=bool(c.rope_1d), seed=int(c.seed), process_index=self.process_index,
+            rope_1d=c.rope_variant == "1d", seed=int(c.seed),
+            process_index=self.process_index,
             process_count=self.process_count, skip_bad=bool(c.skip_bad_records),
             max_skips=int(c.max_consecutive_skips))
 

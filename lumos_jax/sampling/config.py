@@ -59,7 +59,7 @@ def default_config(task: str = "t2v", resolution: str = "64px") -> ml_collection
         duration=0,  # seconds (size token); 0 = round(frames / fps), 1 for images
         temporal_compression=4,  # pixel frames per latent frame after the first
         prompt_len=0,  # static prompt bucket (tokens incl. bos/separator/header); 0 = auto
-        position_strides=(4, 8, 8),  # must equal config.data.position_strides
+        position_strides=(4, 8, 8),  # config_lib links it to config.data.position_strides
         cache_dtype="",  # KV cache dtype; '' = the model's compute dtype
         fast_compile=False,  # XLA optimisation level 0: CPU smoke tests compile ~2x faster
         seed=0,
