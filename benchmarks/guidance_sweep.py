@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from lumos_jax import config_lib, evaluate  # noqa: E402
+from lumos_jax import config_lib, eval_lib  # noqa: E402
 
 
 def main():
@@ -38,7 +38,7 @@ def main():
     config = config_lib.experiment("t2v", "tiny")
     config.mesh.update(data=-1, fsdp=1, tensor=1)
     config.sampling.update(tokenizer_ckpt=a.tokenizer_ckpt, text_tokenizer=a.text_tokenizer)
-    gen = evaluate.Generator(config, evaluate.EvalOptions(
+    gen = eval_lib.Generator(config, eval_lib.EvalOptions(
         workdir=a.workdir, checkpoint=a.checkpoint, per_task=a.per_task,
         num_videos=a.num_videos, baseline=False, split=a.split, seed=a.seed))
     rows = []
@@ -51,8 +51,8 @@ def main():
     for scale, temperature in pairs:
         config.sampling.temperature = temperature
         t0 = time.time()
-        g = evaluate.run_geneval(gen, guidance=scale)[0]
-        v = evaluate.run_vbench(gen, guidance=scale)[0]
+        g = eval_lib.run_geneval(gen, guidance=scale)[0]
+        v = eval_lib.run_vbench(gen, guidance=scale)[0]
         row = dict(scale=scale, temperature=temperature, overall=g["overall"], colors=g["colors"],
                    single=g["single_object"], two=g["two_object"], counting=g["counting"],
                    position=g["position"], color_attr=g["color_attr"],

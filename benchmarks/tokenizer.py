@@ -28,7 +28,8 @@ import jax
 import numpy as np
 from flax import nnx
 
-from lumos_jax.data import media, prepare_visual, shapes
+from lumos_jax.data import media, shapes
+from lumos_jax.tokenizer import checkpoint_io
 from lumos_jax.tokenizer import clips as clips_lib
 
 REAL_FPS = 12
@@ -184,7 +185,7 @@ def main():
         t0 = time.perf_counter()
         ckpt = train_briefly(a.train_steps, a.workdir or tempfile.mkdtemp(prefix="tokbench-"))
         t_train = time.perf_counter() - t0
-    model, info = prepare_visual.load_visual_tokenizer(ckpt, a.tokenizer_config)
+    model, info = checkpoint_io.load_visual_tokenizer(ckpt, a.tokenizer_config)
     if trained_here and not a.workdir:
         shutil.rmtree(ckpt, ignore_errors=True)  # weights are in memory now
     encode, decode = codecs(model)

@@ -12,7 +12,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from lumos_jax import layout  # noqa: E402
-from lumos_jax.evaluate import reconstruction_upper_bound  # noqa: E402
+from lumos_jax.eval_lib import reconstruction_upper_bound  # noqa: E402
 from lumos_jax.sampling import loaders  # noqa: E402
 
 

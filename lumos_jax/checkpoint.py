@@ -236,3 +236,15 @@ def restore_params(path: str, abstract_params):
     if not os.path.isdir(path):
         raise FileNotFoundError(f"config init_from={path!r}: no such checkpoint directory")
     return ocp.StandardCheckpointer().restore(path, abstract_params)
+
+
+def latest_complete_step(directory: str, item: str) -> int | None:
+    """The newest step under `directory` (a CheckpointManager root) that holds `item`, or
+    None. Orbax renames a step into place only when it is complete, so a listed step is
+    whole. Read-only (creates nothing): the loaders of sample, evaluate and the visual
+    tokenizer use it; a Checkpointer asks its own manager."""
+    if not os.path.isdir(directory):
+        return None
+    steps = [int(n) for n in os.listdir(directory)
+             if n.isdigit() and os.path.isdir(os.path.join(directory, n, item))]
+    return max(steps) if steps else None

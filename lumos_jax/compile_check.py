@@ -17,7 +17,10 @@ import os
 import sys
 
 HBM_GIB = {"v5p": 95.0, "v5e": 16.0, "v6e": 32.0, "v4": 32.0, "cpu": 80.0}
-PEAK_BF16_TFLOPS = {"v5p": 459.0, "v5e": 197.0, "v6e": 918.0, "v4": 275.0, "cpu": 989.0}
+# The device_kind of each chip in parallel.PEAK_BF16_TFLOPS; cpu:N stands for the
+# paper's H100-class GPUs.
+DEVICE_KIND = {"v5p": "TPU v5p", "v5e": "TPU v5 lite", "v6e": "TPU v6 lite", "v4": "TPU v4",
+               "cpu": "H100"}
 GIB = 1024 ** 3
 DEFAULT_TOPOLOGY = "cpu:48"  # the paper's 48 GPUs as emulated host devices
 
@@ -122,6 +125,7 @@ def compile_step(config, devices, batch_size: int, seq_len: int) -> CompileRepor
 
 
 def _print_report(config, topology, report: CompileReport, batch, seq, mfu):
+    from lumos_jax import parallel
     from lumos_jax.model.config import ModelConfig
     from lumos_jax.train_step import model_flops_per_token
     kind = topology.split(":")[0]
@@ -129,7 +133,8 @@ def _print_report(config, topology, report: CompileReport, batch, seq, mfu):
     cfg = ModelConfig.from_dict(config.model.to_dict())
     tokens = batch * seq
     flops = model_flops_per_token(cfg, seq) * tokens
-    step_s = flops / (report.devices * PEAK_BF16_TFLOPS[kind] * 1e12 * mfu)
+    peak = parallel.peak_bf16_tflops(DEVICE_KIND[kind])
+    step_s = flops / (report.devices * peak * 1e12 * mfu)
     print(f"topology {topology}: {report.devices} devices, mesh {dict(config.mesh)}, "
           f"attention {config.model.attention}")
     print(f"  per device: arguments {report.argument_bytes / GIB:8.2f} GiB  outputs "

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import jax
 import numpy as np
+from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 MESH_AXES = ("data", "fsdp", "tensor")
@@ -34,6 +35,28 @@ DEFAULT_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("act_mlp", ("tensor",)),
     ("act_vocab", ("tensor",)),
 )
+
+# XLA options for CPU smoke tests and short runs: compiles about 2x faster, runs slower.
+FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+
+# bf16 dense peak TFLOPs per device by device_kind substring, for MFU figures and step
+# time estimates; the first match wins ("H200" must come before "H20").
+PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "H20": 148.0, "A100": 312.0,
+                    "TPU v5p": 459.0, "TPU v5 lite": 197.0, "TPU v6 lite": 918.0,
+                    "TPU v4": 275.0}
+
+
+def peak_bf16_tflops(device_kind: str) -> float | None:
+    """The table's peak for a jax device_kind ('NVIDIA H100 80GB HBM3'), or None."""
+    for name, tflops in PEAK_BF16_TFLOPS.items():
+        if name.lower() in device_kind.lower():
+            return tflops
+    return None
+
+
+def compiler_options(fast_compile: bool) -> dict | None:
+    """jax.jit(compiler_options=...) for a `fast_compile` config switch."""
+    return FAST_COMPILE if fast_compile else None
 
 
 def make_mesh(shape: Mapping[str, int] | Sequence[int], devices=None) -> jax.sharding.Mesh:
@@ -117,8 +140,6 @@ def constrain(x, axes: Sequence[str | None], rules=DEFAULT_RULES):
 
 def param_axes(tree):
     """Pytree of nnx Variables -> pytree (same structure) of logical axis tuples."""
-    from flax import nnx  # local: keeps this module importable without flax state
-
     def axes_of(v):
         meta = v.get_metadata() if isinstance(v, nnx.Variable) else {}
         return meta.get("axes", (None,) * np.ndim(v))
@@ -126,14 +147,18 @@ def param_axes(tree):
     return jax.tree.map(axes_of, tree, is_leaf=lambda x: isinstance(x, nnx.Variable))
 
 
+def shardings_from_axes(axes, shapes, mesh: jax.sharding.Mesh, rules=DEFAULT_RULES):
+    """The one place parameters get their shardings (the trainer, the sampler, loaders).
+
+    axes: pytree of logical-axis tuples; shapes: the same tree whose leaves have a
+    `.shape` (arrays, ShapeDtypeStructs, nnx Variables) -> NamedShardings (param_spec).
+    """
+    mesh_shape = dict(mesh.shape)
+    return jax.tree.map(
+        lambda a, x: NamedSharding(mesh, param_spec(a, tuple(x.shape), mesh_shape, rules)),
+        axes, shapes, is_leaf=lambda x: isinstance(x, tuple))
+
+
 def tree_shardings(tree, mesh: jax.sharding.Mesh, rules=DEFAULT_RULES):
-    """NamedSharding for every Variable/array leaf, from its logical axes and shape."""
-    from flax import nnx
-
-    def sharding_of(v):
-        meta = v.get_metadata() if isinstance(v, nnx.Variable) else {}
-        shape = np.shape(v[...] if isinstance(v, nnx.Variable) else v)
-        axes = meta.get("axes", (None,) * len(shape))
-        return NamedSharding(mesh, param_spec(axes, shape, dict(mesh.shape), rules))
-
-    return jax.tree.map(sharding_of, tree, is_leaf=lambda x: isinstance(x, nnx.Variable))
+    """NamedSharding for every Variable leaf of `tree`, from its logical axes and shape."""
+    return shardings_from_axes(param_axes(tree), tree, mesh, rules)

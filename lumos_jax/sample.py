@@ -15,24 +15,19 @@ kept. Every sampling knob is also a config field: --config.sampling.steps=50,
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 import time
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import flags, logging
-from flax import nnx
 from ml_collections import config_flags
 
 from lumos_jax import cli, layout, parallel, sampling, video_io
 from lumos_jax.data import builtin
 from lumos_jax.progress import Progress
 from lumos_jax.sampling import loaders
-from lumos_jax.sampling.sampler import FAST_COMPILE
-from lumos_jax.train_step import Trainer
+from lumos_jax.tokenizer.checkpoint_io import run_tokenizer
 
 def _define_flags():
     """Flags exist only when this module is the program (other CLIs define --config)."""
@@ -104,20 +99,6 @@ def prompt_ids(config, req: Request, settings, vocab) -> tuple[list[np.ndarray],
             for p in req.prompts], req.prompts
 
 
-@functools.lru_cache(maxsize=8)
-def _tokenizer_fn(graphdef, method: str, fast_compile: bool):
-    """One jitted encode/decode per tokenizer architecture (reused across calls)."""
-    def fn(state, x):
-        return getattr(nnx.merge(graphdef, state), method)(x)
-    return jax.jit(fn, compiler_options=FAST_COMPILE if fast_compile else None)
-
-
-def run_tokenizer(tokenizer, method: str, x, fast_compile: bool = False) -> np.ndarray:
-    """tokenizer.encode(video [B, F, H, W, 3]) or .decode(codes [B, T', h, w]), jitted."""
-    graphdef, state = nnx.split(tokenizer)
-    return np.asarray(_tokenizer_fn(graphdef, method, fast_compile)(state, jnp.asarray(x)))
-
-
 def write_outputs(out: str, video: np.ndarray, fps: int) -> list[str]:
     """video float [B, F, H, W, 3] in [-1, 1] -> png per sample (F = 1) or mp4 + gif."""
     os.makedirs(out, exist_ok=True)
@@ -148,8 +129,8 @@ def run(config, req: Request) -> dict:
         raise ValueError("sampling.temporal_compression differs from the visual tokenizer's")
 
     mesh = parallel.make_mesh(dict(config.mesh))
-    trainer = Trainer(config, mesh)
-    params, ckpt_path = loaders.load_decoder_params(trainer, workdir=req.workdir,
+    model_cfg = loaders.model_config(config, mesh)
+    params, ckpt_path = loaders.load_decoder_params(model_cfg, mesh, vocab, workdir=req.workdir,
                                                     checkpoint=req.checkpoint)
     first = None
     if req.image:
@@ -158,11 +139,11 @@ def run(config, req: Request) -> dict:
         first = np.repeat(codes[:, 0], len(ids), axis=0)  # [B, h, w]
 
     seed = int(config.sampling.seed)
-    sampler = sampling.build_sampler(trainer.model_cfg, settings, ids, vocab=vocab, mesh=mesh)
+    sampler = sampling.build_sampler(model_cfg, settings, ids, vocab=vocab, mesh=mesh)
     passes, t0 = sampler.stats["forward_passes"], time.perf_counter()
     progress = Progress("sample", settings.latent_frames, unit="frame", every=1,
                         start=1 if first is not None else 0, log=logging.info)
-    codes = sampling.generate(trainer.model_cfg, params, ids, settings, seed, vocab=vocab,
+    codes = sampling.generate(model_cfg, params, ids, settings, seed, vocab=vocab,
                               mesh=mesh, first_frames=first,
                               on_frame=lambda f, _: progress.update(f + 1))
     seconds = time.perf_counter() - t0

@@ -12,17 +12,13 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from lumos_jax import layout
-from lumos_jax.checkpoint import restore_params
-from lumos_jax.data import pipeline
+from lumos_jax import layout, parallel
+from lumos_jax.data import builtin, pipeline
+from lumos_jax.model import params as params_lib
+from lumos_jax.model.config import ModelConfig
 from lumos_jax.train_step import Trainer, model_flops_per_token
 
 GIB = 1024 ** 3
-# bf16 dense peak per device for the MFU figure when config.train.peak_tflops is 0 and
-# the backend is an accelerator; on CPUs the peak is measured at start-up instead.
-KNOWN_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "H20": 148.0, "A100": 312.0,
-                     "TPU v5p": 459.0, "TPU v5 lite": 197.0, "TPU v6 lite": 918.0,
-                     "TPU v4": 275.0}
 
 
 class NonFiniteError(RuntimeError):
@@ -31,7 +27,6 @@ class NonFiniteError(RuntimeError):
 
 def validate_config(config) -> None:
     """Cross-section consistency and the model's fields, with the keys to fix named."""
-    from lumos_jax.model.config import ModelConfig
     ModelConfig.from_dict(config.model.to_dict())  # raises naming model.KEY and its values
     vocab = layout.vocab_from_config(config.vocab)
     if config.model.vocab_size != vocab.size:
@@ -46,7 +41,6 @@ def validate_config(config) -> None:
 def check_given_sources(config) -> None:
     """Opens every active source that is not the built-in data (those are made later):
     a wrong path or an empty glob fails with its key named, before anything is built."""
-    from lumos_jax.data import builtin
     vocab = layout.vocab_from_config(config.data.vocab)
     for key in builtin.config_keys(config, builtin.DATA_KEYS):
         spec = builtin.get_key(config, key)
@@ -106,19 +100,10 @@ def initial_state(config, trainer: Trainer, checkpointer, train_iter):
 
 
 def load_init_params(path: str, trainer: Trainer):
-    path = os.path.abspath(os.path.expanduser(path))
-    abstract = trainer.abstract_state()["params"]
-    if os.path.exists(os.path.join(path, "config.json")) and any(
-            p.endswith(".safetensors") for p in os.listdir(path)):
-        from lumos_jax.model import convert_hf  # a Hugging Face Chameleon checkpoint
-        vocab = layout.vocab_from_config(trainer.config.vocab)
-        cfg, pure, _ = convert_hf.load_hf(path, vocab)
-        for key in ("embed_dim", "num_layers", "num_heads", "num_kv_heads", "mlp_dim"):
-            if getattr(cfg, key) != trainer.model_cfg.__dict__[key]:
-                raise ValueError(f"init_from={path}: checkpoint {key}={getattr(cfg, key)} but "
-                                 f"config model.{key}={trainer.model_cfg.__dict__[key]}")
-        return jax.device_put(pure, trainer.param_shardings)
-    return restore_params(path, abstract)
+    """config.init_from's params (train step, export or Hugging Face dir) on the
+    trainer's shardings."""
+    vocab = layout.vocab_from_config(trainer.config.vocab)
+    return params_lib.load(path, trainer.model_cfg, vocab, trainer.abstract_state()["params"])
 
 
 def log_memory(compiled) -> None:
@@ -150,10 +135,10 @@ def _timed(f, a):
 def peak_flops_per_device(config) -> float:
     if config.train.get("peak_tflops", 0):
         return config.train.peak_tflops * 1e12
-    kind = jax.devices()[0].device_kind
-    for name, tflops in KNOWN_PEAK_TFLOPS.items():
-        if name.lower() in kind.lower():
-            return tflops * 1e12
+    # An accelerator in parallel's table; otherwise the peak is measured.
+    tflops = parallel.peak_bf16_tflops(jax.devices()[0].device_kind)
+    if tflops is not None:
+        return tflops * 1e12
     # CPU: a square matmul in the compute dtype, all host devices share the cores.
     return _measured_peak(config.model.dtype) / max(1, jax.local_device_count())
 

@@ -19,21 +19,12 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from lumos_jax import optim, parallel
 from lumos_jax.model import attention_choice
 from lumos_jax.model.config import ModelConfig
+from lumos_jax.model import decoder
+from lumos_jax.model import params as params_lib
 from lumos_jax.model.decoder import Decoder
 from lumos_jax.model.loss import visual_cross_entropy
 
 BATCH_KEYS = ("tokens", "labels", "segments", "positions", "visual")
-
-
-def logical_axes(model: Decoder) -> dict:
-    """Pure dict (same tree as the params) of each parameter's logical axis names."""
-    out: dict = {}
-    for path, var in nnx.to_flat_state(nnx.state(model, nnx.Param)):
-        node = out
-        for key in path[:-1]:
-            node = node.setdefault(key, {})
-        node[path[-1]] = tuple(var.get_metadata()["axes"])
-    return out
 
 
 class Trainer:
@@ -46,18 +37,14 @@ class Trainer:
         # resolves it earlier, before config.json is written.
         attention_choice.resolve(config, mesh.devices.flat)
         self.model_cfg = ModelConfig.from_dict(config.model.to_dict())
-        self.abstract_model = jax.eval_shape(lambda: Decoder(self.model_cfg, rngs=nnx.Rngs(0)))
-        self.graphdef, _ = nnx.split(self.abstract_model)
-        self.axes = logical_axes(self.abstract_model)
+        self.abstract_model = decoder.abstract_decoder(self.model_cfg)
+        self.axes = params_lib.logical_axes(self.abstract_model)
         self.tx = optim.make_optimizer(config.optim, self.axes)
         self.schedule = optim.schedule(config.optim)
         self.replicated = NamedSharding(mesh, P())
         self.batch_sharding = NamedSharding(mesh, P(("data", "fsdp")))
-        abstract_params = nnx.to_pure_dict(nnx.state(self.abstract_model, nnx.Param))
-        mesh_shape = dict(mesh.shape)
-        self.param_shardings = jax.tree.map(
-            lambda a, x: NamedSharding(mesh, parallel.param_spec(a, x.shape, mesh_shape)),
-            self.axes, abstract_params, is_leaf=lambda x: isinstance(x, tuple))
+        abstract_params = decoder.to_pure(self.abstract_model)
+        self.param_shardings = parallel.shardings_from_axes(self.axes, abstract_params, mesh)
         abstract_opt = jax.eval_shape(self.tx.init, abstract_params)
         opt_shardings = optax.tree_map_params(
             self.tx, lambda _, s: s, abstract_opt, self.param_shardings,
@@ -68,13 +55,11 @@ class Trainer:
     # ------------------------------------------------------------------ state
     def model(self, params) -> Decoder:
         """The decoder whose parameters are `params` (works on tracers inside jit)."""
-        _, state = nnx.split(self.abstract_model)
-        nnx.replace_by_pure_dict(state, params)
-        return nnx.merge(self.graphdef, state)
+        return decoder.with_params(self.abstract_model, params)
 
     def _init(self, seed):
         model = Decoder(self.model_cfg, rngs=nnx.Rngs(params=jax.random.key(seed)))
-        params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+        params = decoder.to_pure(model)
         return self.state_from_params(params)
 
     def state_from_params(self, params):

@@ -12,7 +12,8 @@ import pytest
 from flax import nnx
 
 from lumos_jax import config_lib, train_loop
-from lumos_jax.data import builtin, prepare_visual
+from lumos_jax.data import builtin
+from lumos_jax.tokenizer import checkpoint_io
 from lumos_jax.tokenizer import config as tokenizer_config
 from lumos_jax.tokenizer import model as model_lib
 from train_util import losses
@@ -28,7 +29,7 @@ def _tokenizer(workdir, seed):
     saver = ocp.StandardCheckpointer()
     saver.save(str(workdir / "checkpoints" / "1" / "params"), flat)
     saver.wait_until_finished()
-    prepare_visual.write_tokenizer_config(str(workdir), tokenizer_config.get("tiny"))
+    checkpoint_io.write_tokenizer_config(str(workdir), tokenizer_config.get("tiny"))
     return str(workdir)
 
 

@@ -45,7 +45,7 @@ def test_demo_refuses_token_records_of_another_tokenizer(tmp_path):
     from flax import nnx
 
     from lumos_jax import demo
-    from lumos_jax.data import prepare_visual
+    from lumos_jax.tokenizer import checkpoint_io
     from lumos_jax.tokenizer import config as tok_config, model as tok_model
     model = tok_model.create(tok_config.tiny(), seed=0)
     flat = {".".join(map(str, p)): np.asarray(v.get_value())
@@ -53,7 +53,7 @@ def test_demo_refuses_token_records_of_another_tokenizer(tmp_path):
     saver = ocp.StandardCheckpointer()
     saver.save(str(tmp_path / "tok" / "checkpoints" / "1" / "params"), flat)
     saver.wait_until_finished()
-    prepare_visual.write_tokenizer_config(str(tmp_path / "tok"), tok_config.tiny())
+    checkpoint_io.write_tokenizer_config(str(tmp_path / "tok"), tok_config.tiny())
     data = tmp_path / "tokens"
     data.mkdir()
     for split in ("train", "validation"):
@@ -61,7 +61,7 @@ def test_demo_refuses_token_records_of_another_tokenizer(tmp_path):
             {"visual_tokenizer": {"params_sha256": "0" * 64, "checkpoint": "/old/tok"}}))
     with pytest.raises(ValueError, match="made with the visual tokenizer /old/tok"):
         demo.records_stage(str(data), str(tmp_path / "tok"), 4, 4)
-    sha = prepare_visual.params_fingerprint(flat)
+    sha = checkpoint_io.params_fingerprint(flat)
     for split in ("train", "validation"):  # the same tokenizer: records are reused
         (data / f"manifest-{split}.json").write_text(json.dumps(
             {"visual_tokenizer": {"params_sha256": sha}}))

@@ -13,7 +13,8 @@ from flax import nnx
 from PIL import Image
 
 from lumos_jax import layout
-from lumos_jax.data import media, prepare, prepare_inputs, prepare_visual, records, sources
+from lumos_jax.data import media, prepare, prepare_inputs, records, sources
+from lumos_jax.tokenizer import checkpoint_io
 from lumos_jax.tokenizer import config as tokenizer_config
 from lumos_jax.tokenizer import model as model_lib
 from lumos_jax.tokenizer import text
@@ -52,7 +53,7 @@ def tokenizer_ckpt(tmp_path_factory):
                                          opt_state=ocp.args.StandardSave({"n": np.zeros(1)})))
     mngr.wait_until_finished()
     mngr.close()
-    prepare_visual.write_tokenizer_config(str(workdir), tokenizer_config.get("tiny"))
+    checkpoint_io.write_tokenizer_config(str(workdir), tokenizer_config.get("tiny"))
     return str(workdir)
 
 

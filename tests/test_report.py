@@ -42,11 +42,11 @@ def test_table_prints_counts_as_integers():
 
 
 def test_the_report_says_where_the_run_started(tmp_path):
-    from lumos_jax import evaluate
-    assert evaluate.model_origin("") is None
+    from lumos_jax import eval_lib
+    assert eval_lib.model_origin("") is None
     (tmp_path / "export_info.json").write_text(json.dumps(
         {"step": 4000, "note": "trained on one GPU", "num_params": 5}))
-    origin = evaluate.model_origin(str(tmp_path))
+    origin = eval_lib.model_origin(str(tmp_path))
     assert origin == {"path": str(tmp_path), "step": 4000, "note": "trained on one GPU"}
     assert report.origin_line(origin) == (f"The run started from `{tmp_path}` (step 4000 of "
                                           "its own training; trained on one GPU), not from "

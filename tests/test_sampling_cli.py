@@ -10,7 +10,8 @@ from flax import nnx
 from PIL import Image
 
 from lumos_jax import checkpoint as ckpt_lib, sample, video_io
-from lumos_jax.data import prepare_inputs, prepare_visual
+from lumos_jax.data import prepare_inputs
+from lumos_jax.tokenizer import checkpoint_io
 from lumos_jax.model.config import ModelConfig
 from lumos_jax.tokenizer import config as tok_config, model as tok_model, text
 from test_sampling_generate import random_params
@@ -45,7 +46,7 @@ def assets(tmp_path_factory):
     saver = ocp.StandardCheckpointer()
     saver.save(str(root / "tok" / "checkpoints" / "5" / "params"), flat)
     saver.wait_until_finished()
-    prepare_visual.write_tokenizer_config(str(root / "tok"), tok_config.tiny())
+    checkpoint_io.write_tokenizer_config(str(root / "tok"), tok_config.tiny())
     bpe = text.train_bpe(prepare_inputs.shapes_prompts(num=50), 448)
     bpe.save(str(root / "tokenizer.json"))
     rng = np.random.default_rng(0)
@@ -78,7 +79,7 @@ def test_t2v_and_i2v_write_videos_that_decode_back(assets):
     codes = np.load(os.path.join(i2v.out, "codes.npy"))
     tokenizer = tok_model.create(tok_config.tiny(), 0)  # the same weights as the checkpoint
     image = video_io.load_image(assets["image"], 32, 32)
-    want = sample.run_tokenizer(tokenizer, "encode", image[None, None], True)
+    want = checkpoint_io.run_tokenizer(tokenizer, "encode", image[None, None], True)
     np.testing.assert_array_equal(codes[:, 0], want[:, 0])  # the given frame is kept
     assert video_io.read_video(record["files"][0]).shape == (9, 32, 32, 3)
 
@@ -112,13 +113,13 @@ def test_bad_inputs_get_clear_errors(assets):
 def test_evaluate_writes_the_report_and_every_headline_figure(assets, tmp_path):
     """lumos_jax.evaluate end to end on a random model: scores in [0, 1] for every figure
     of the demo's bar, the side-by-side pictures at the sampled resolution, the report."""
-    from lumos_jax import evaluate
+    from lumos_jax import eval_lib
     c = _config()
     c.sampling.update(tokenizer_ckpt=assets["tok"], text_tokenizer=assets["text"])
-    r = evaluate.evaluate(c, evaluate.EvalOptions(
+    r = eval_lib.evaluate(c, eval_lib.EvalOptions(
         workdir=assets["workdir"], out=str(tmp_path), per_task=1, samples_per_prompt=1,
         num_videos=2, batch=8))
-    head = evaluate.headline(r)
+    head = eval_lib.headline(r)
     keys = {"geneval_overall", "geneval_colors", "geneval_counting", "geneval_position",
             "geneval_color_attr", "motion_direction_t2v", "motion_direction_i2v",
             "compositional_holdout", "baseline_geneval_overall", "tokenizer_exact"}

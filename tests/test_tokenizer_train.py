@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from lumos_jax.data import prepare_visual
+from lumos_jax.tokenizer import checkpoint_io
 from lumos_jax.tokenizer import clips, train
 from lumos_jax.tokenizer import config as tokenizer_config
 from lumos_jax.tokenizer import model as model_lib
@@ -84,10 +84,10 @@ def test_train_eval_checkpoint_resume(tmp_path):
   assert train.train_and_evaluate(c, workdir) == {"step": 2}
   # The architecture is recorded; loaders use it and refuse a contradicting preset, and
   # the trainer refuses to resume the workdir as another architecture.
-  model, info = prepare_visual.load_visual_tokenizer(workdir)
+  model, info = checkpoint_io.load_visual_tokenizer(workdir)
   assert model.cfg == tokenizer_config.tiny() and info["config"] == "tiny"
   with pytest.raises(ValueError, match="differ in .*channels"):
-    prepare_visual.load_visual_tokenizer(workdir, "small")
+    checkpoint_io.load_visual_tokenizer(workdir, "small")
   c.model = _get_config("small").model
   with pytest.raises(ValueError, match="another architecture"):
     train.train_and_evaluate(c, workdir)
@@ -97,8 +97,8 @@ def test_checkpoint_without_record_needs_a_name(tmp_path):
   step_dir = tmp_path / "checkpoints" / "3" / "params"
   step_dir.mkdir(parents=True)
   with pytest.raises(ValueError, match="tokenizer_config.json records the architecture"):
-    prepare_visual.resolve_config(str(tmp_path))
-  assert prepare_visual.resolve_config(str(tmp_path), "tiny")[1] == "tiny"
+    checkpoint_io.resolve_config(str(tmp_path))
+  assert checkpoint_io.resolve_config(str(tmp_path), "tiny")[1] == "tiny"
 
 
 def test_edge_loss_by_hand():
@@ -141,14 +141,14 @@ def test_init_from_starts_a_new_run_from_trained_params(tmp_path):
   c.update(init_from=src, lr=0.0, weight_decay=0.0, seed=7)
   dst = str(tmp_path / "dst")
   assert train.train_and_evaluate(c, dst)["step"] == 1
-  _, a = prepare_visual.load_visual_tokenizer(src)
-  _, b = prepare_visual.load_visual_tokenizer(dst)
+  _, a = checkpoint_io.load_visual_tokenizer(src)
+  _, b = checkpoint_io.load_visual_tokenizer(dst)
   assert a["params_sha256"] == b["params_sha256"]
   # Without init_from the run would start from seed 7's initialisation, which differs.
   fresh = model_lib.create(tokenizer_config.TokenizerConfig.from_dict(c.model), seed=7)
   flat = {".".join(map(str, p)): np.asarray(v.get_value())
           for p, v in nnx.to_flat_state(nnx.state(fresh, nnx.Param))}
-  assert prepare_visual.params_fingerprint(flat) != a["params_sha256"]
+  assert checkpoint_io.params_fingerprint(flat) != a["params_sha256"]
   # Another architecture than config.model is refused, naming what differs.
   c.update(init_from=src, model=_get_config("small").model)
   with pytest.raises(ValueError, match="differ in .*channels"):

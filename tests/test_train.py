@@ -162,15 +162,15 @@ def test_loading_checkpoint_params_logs_no_orbax_warning(data_dir, tmp_path, cap
     missing from the item directory (CheckpointManager keeps it one level up)."""
     import logging
 
-    from lumos_jax import export, parallel
+    from lumos_jax import export, layout, parallel
     from lumos_jax.sampling import loaders
-    from lumos_jax.train_step import Trainer
     work = str(tmp_path / "w")
     cfg = small_config(data_dir, steps=2, checkpoint_every=2)
     train_loop.run(cfg, work)
-    trainer = Trainer(cfg, parallel.make_mesh(dict(cfg.mesh)))
+    mesh = parallel.make_mesh(dict(cfg.mesh))
+    model = (loaders.model_config(cfg, mesh), mesh, layout.vocab_from_config(cfg.vocab))
     with caplog.at_level(logging.WARNING):
-        _, path = loaders.load_decoder_params(trainer, workdir=work)
+        _, path = loaders.load_decoder_params(*model, workdir=work)
         export.export_params(path, str(tmp_path / "exported"))
-        loaders.load_decoder_params(trainer, checkpoint=str(tmp_path / "exported"))
+        loaders.load_decoder_params(*model, checkpoint=str(tmp_path / "exported"))
     assert "Metadata file does not exist" not in caplog.text, caplog.text

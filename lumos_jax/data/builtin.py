@@ -33,6 +33,9 @@ import subprocess
 import sys
 import time
 
+from lumos_jax.data import prepare_inputs, shapes
+from lumos_jax.tokenizer import checkpoint_io
+
 PREFIX = "builtin:"
 ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "assets")
@@ -52,8 +55,7 @@ log = logging.getLogger("lumos_jax.builtin")
 def tokenizer_fingerprint(tokenizer_ckpt: str) -> str:
     """sha256 of a visual tokenizer's params, as prepare's manifests record it (loaded
     once per process)."""
-    from lumos_jax.data import prepare_visual  # pylint: disable=import-outside-toplevel
-    return prepare_visual.load_visual_tokenizer(tokenizer_ckpt)[1]["params_sha256"]
+    return checkpoint_io.load_visual_tokenizer(tokenizer_ckpt)[1]["params_sha256"]
 
 
 def records_tokenizer(data_dir: str, split: str) -> dict | None:
@@ -82,7 +84,6 @@ def _complete(data_dir: str, sha: str, splits) -> bool:
 def recipe_hash(splits: dict) -> str:
     """What else decides the records: split sizes and the ShapesMotion generator with its
     prepare settings (their source text: any change there makes new records)."""
-    from lumos_jax.data import prepare_inputs, shapes  # pylint: disable=import-outside-toplevel
     h = hashlib.sha256(json.dumps(sorted(splits.items())).encode())
     for module in (shapes, prepare_inputs):
         with open(module.__file__, "rb") as f:

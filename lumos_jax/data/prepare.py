@@ -301,7 +301,7 @@ def _settings(opts: Options) -> dict:
 
 def run(opts: Options) -> dict:
     """Runs (or resumes) a prepare job; returns the manifest it wrote."""
-    from lumos_jax.data import prepare_visual as visual  # pylint: disable=import-outside-toplevel
+    from lumos_jax.tokenizer import checkpoint_io as visual  # pylint: disable=import-outside-toplevel
 
     # Inputs and tokenizers first: a bad path fails before --out gets a file.
     vocab = _vocab(opts)

@@ -111,11 +111,23 @@ def to_pure(model: Decoder) -> dict:
     return nnx.to_pure_dict(nnx.state(model, nnx.Param))
 
 
+def abstract_decoder(cfg: ModelConfig) -> Decoder:
+    """The Decoder of `cfg` with ShapeDtypeStructs for parameters (nothing allocated)."""
+    return jax.eval_shape(lambda: Decoder(cfg, rngs=nnx.Rngs(0)))
+
+
+def with_params(abstract_model: Decoder, params: dict) -> Decoder:
+    """The decoder `abstract_model` describes, with parameters `params` (a pure dict as
+    `to_pure` gives; works on tracers inside jit: the trainer and sampler steps use it)."""
+    graphdef, state = nnx.split(abstract_model)
+    nnx.replace_by_pure_dict(state, params)
+    return nnx.merge(graphdef, state)
+
+
 def from_pure(cfg: ModelConfig, pure: dict) -> Decoder:
     """A Decoder whose parameters are `pure` (shapes are checked against `cfg`)."""
-    abstract = jax.eval_shape(lambda: Decoder(cfg, rngs=nnx.Rngs(0)))
-    graphdef, state = nnx.split(abstract)
-    want = jax.tree_util.tree_leaves_with_path(nnx.to_pure_dict(state))
+    abstract = abstract_decoder(cfg)
+    want = jax.tree_util.tree_leaves_with_path(nnx.to_pure_dict(nnx.state(abstract)))
     got = dict(jax.tree_util.tree_leaves_with_path(pure))
     for path, leaf in want:
         if path not in got:
@@ -123,5 +135,4 @@ def from_pure(cfg: ModelConfig, pure: dict) -> Decoder:
         if tuple(got[path].shape) != tuple(leaf.shape):
             raise ValueError(f"parameter {jax.tree_util.keystr(path)} has shape "
                              f"{tuple(got[path].shape)}, the config needs {tuple(leaf.shape)}")
-    nnx.replace_by_pure_dict(state, jax.tree.map(jnp.asarray, pure))
-    return nnx.merge(graphdef, state)
+    return with_params(abstract, jax.tree.map(jnp.asarray, pure))

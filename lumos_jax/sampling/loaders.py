@@ -13,7 +13,11 @@ import jax
 from flax import nnx
 
 from lumos_jax import layout
-from lumos_jax.checkpoint import item_metadata, restore_params
+from lumos_jax.checkpoint import item_metadata, latest_complete_step, restore_params
+from lumos_jax.model import attention_choice, decoder
+from lumos_jax.model import params as params_lib
+from lumos_jax.model.config import ModelConfig
+from lumos_jax.tokenizer import checkpoint_io, convert_cosmos, text
 from lumos_jax.tokenizer import model as tok_model
 
 
@@ -21,13 +25,12 @@ from lumos_jax.tokenizer import model as tok_model
 def latest_step_dir(workdir: str) -> str:
     """A training workdir -> its latest complete checkpoint step directory."""
     root = os.path.join(os.path.abspath(os.path.expanduser(workdir)), "checkpoints")
-    steps = [int(d) for d in (os.listdir(root) if os.path.isdir(root) else []) if d.isdigit()
-             and os.path.isdir(os.path.join(root, d, "state"))]
-    if not steps:
+    step = latest_complete_step(root, "state")
+    if step is None:
         raise FileNotFoundError(f"--workdir={workdir!r}: no complete checkpoint under {root} "
                                 f"(train one with python -m lumos_jax.train, or pass "
                                 f"--checkpoint=PATH)")
-    return os.path.join(root, str(max(steps)))
+    return os.path.join(root, str(step))
 
 
 def check_params_match(path: str, abstract_params) -> None:
@@ -48,17 +51,24 @@ def check_params_match(path: str, abstract_params) -> None:
                          + "; ".join(bad[:4]))
 
 
-def load_decoder_params(trainer, *, workdir: str = "", checkpoint: str = ""):
-    """Params restored onto the trainer's mesh from --checkpoint or --workdir's latest
-    step. Returns (params, path)."""
-    from lumos_jax import train_lib  # HF Chameleon dirs go through the training loader
+def model_config(config, mesh: jax.sharding.Mesh) -> ModelConfig:
+    """The decoder config of an experiment config, model.attention='auto' resolved for
+    the mesh's devices (as the trainer does)."""
+    attention_choice.resolve(config, mesh.devices.flat)
+    return ModelConfig.from_dict(config.model.to_dict())
+
+
+def load_decoder_params(model_cfg: ModelConfig, mesh: jax.sharding.Mesh,
+                        vocab: layout.Vocab, *, workdir: str = "", checkpoint: str = ""):
+    """Params restored onto `mesh` (the trainer's shardings) from --checkpoint or
+    --workdir's latest step. Returns (params, path)."""
     path = os.path.abspath(os.path.expanduser(checkpoint)) if checkpoint else (
         latest_step_dir(workdir))
     if not os.path.isdir(path):
         raise FileNotFoundError(f"--checkpoint={checkpoint!r}: no such directory")
-    if os.path.exists(os.path.join(path, "config.json")):
-        return train_lib.load_init_params(path, trainer), path
-    abstract = trainer.abstract_state()["params"]
+    abstract = params_lib.abstract_params(decoder.abstract_decoder(model_cfg), mesh)
+    if os.path.exists(os.path.join(path, "config.json")):  # a Hugging Face Chameleon dir
+        return params_lib.load(path, model_cfg, vocab, abstract), path
     check_params_match(path, abstract)
     return restore_params(path, abstract), path
 
@@ -70,8 +80,6 @@ def load_visual_tokenizer(path: str, preset_or_cfg, vocab: layout.Vocab):
     preset_or_cfg: a preset name, TokenizerConfig, or '' for the architecture the
     tokenizer trainer recorded in its workdir (a .safetensors file needs a name).
     """
-    from lumos_jax.tokenizer import convert_cosmos
-    from lumos_jax.data import prepare_visual  # the one reader of tokenizer checkpoints
     if not path:
         raise ValueError("no visual tokenizer: pass --tokenizer_ckpt=DIR (or set "
                          "config.sampling.tokenizer_ckpt)")
@@ -84,13 +92,13 @@ def load_visual_tokenizer(path: str, preset_or_cfg, vocab: layout.Vocab):
                              f"(config.vocab)")
 
     if not path.endswith(".safetensors"):
-        model = prepare_visual.load_visual_tokenizer(path, preset_or_cfg or None)[0]
+        model = checkpoint_io.load_visual_tokenizer(path, preset_or_cfg or None)[0]
         check_codes(model.cfg)
         return model
     if not preset_or_cfg:
         raise ValueError(f"{path}: a .safetensors tokenizer records no architecture; "
                          f"set config.sampling.tokenizer_preset (e.g. dv4x8x8)")
-    cfg = prepare_visual.tokenizer_config_from(preset_or_cfg)
+    cfg = checkpoint_io.tokenizer_config_from(preset_or_cfg)
     check_codes(cfg)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"--tokenizer_ckpt={path!r}: no such file")
@@ -107,5 +115,4 @@ def load_text_tokenizer(path: str, vocab: layout.Vocab):
     if not path:
         raise ValueError("--prompt needs a text tokenizer: pass --text_tokenizer=PATH or set "
                          "config.sampling.text_tokenizer (or give --prompt_ids)")
-    from lumos_jax.tokenizer import text  # pylint: disable=import-outside-toplevel
     return text.load(path, vocab)

@@ -24,17 +24,16 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from lumos_jax import layout, parallel
 from lumos_jax.model.config import ModelConfig
+from lumos_jax.model import decoder
+from lumos_jax.model import params as params_lib
 from lumos_jax.model.decoder import Decoder
 from lumos_jax.model.kv_cache import KVCache
 from lumos_jax.sampling import decode, plan as plan_lib, schedule
 from lumos_jax.sampling.config import Settings
-
-FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 
 
 class Sampler:
@@ -50,8 +49,7 @@ class Sampler:
         if (vocab.visual_offset, vocab.visual_size) != (model_cfg.visual_offset,
                                                         model_cfg.visual_size):
             raise ValueError("the vocabulary's visual slice differs from the model config's")
-        self.abstract_model = jax.eval_shape(lambda: Decoder(model_cfg, rngs=nnx.Rngs(0)))
-        self.graphdef, _ = nnx.split(self.abstract_model)
+        self.abstract_model = decoder.abstract_decoder(model_cfg)
         self.batch, self.prompt_len = batch, prompt_len
         self.branches = 1 if settings.guidance == 1.0 else 2
         self.rows = batch * self.branches
@@ -61,8 +59,8 @@ class Sampler:
         self.taus = schedule.choice_temperatures(settings.choice_temperature, settings.steps,
                                                  settings.latent_frames, settings.anneal)
         self.stats = {"forward_passes": 0, "tokens": 0}
-        jit = functools.partial(jax.jit, compiler_options=FAST_COMPILE if settings.fast_compile
-                                else None)
+        jit = functools.partial(jax.jit,
+                                compiler_options=parallel.compiler_options(settings.fast_compile))
         self._prefill = jit(self._prefill_impl)
         self._append = jit(self._append_impl, static_argnames="history")
         self._frame_cached = jit(self._frame_cached_impl)
@@ -72,9 +70,7 @@ class Sampler:
 
     # --------------------------------------------------------------------- helpers
     def _model(self, params) -> Decoder:
-        _, state = nnx.split(self.abstract_model)
-        nnx.replace_by_pure_dict(state, params)
-        return nnx.merge(self.graphdef, state)
+        return decoder.with_params(self.abstract_model, params)
 
     def _ctx(self):
         return jax.set_mesh(self.mesh) if self.mesh is not None else contextlib.nullcontext()
@@ -105,12 +101,7 @@ class Sampler:
         """NamedShardings of the params (logical-axis rules of parallel.py), or None."""
         if self.mesh is None:
             return None
-        from lumos_jax.train_step import logical_axes  # the Trainer's own rules
-        pure = nnx.to_pure_dict(nnx.state(self.abstract_model, nnx.Param))
-        shape = dict(self.mesh.shape)
-        return jax.tree.map(
-            lambda a, x: NamedSharding(self.mesh, parallel.param_spec(a, x.shape, shape)),
-            logical_axes(self.abstract_model), pure, is_leaf=lambda x: isinstance(x, tuple))
+        return params_lib.param_shardings(self.abstract_model, self.mesh)
 
     def _count(self, passes: int, tokens_per_pass: int) -> None:
         self.stats["forward_passes"] += passes

@@ -25,7 +25,7 @@ from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec as P
 from ml_collections import config_flags
 
-from lumos_jax.data import prepare_visual
+from lumos_jax.tokenizer import checkpoint_io
 from lumos_jax.tokenizer import clips as clips_lib
 from lumos_jax.tokenizer import fsq
 from lumos_jax.tokenizer.config import TokenizerConfig
@@ -182,11 +182,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   # --- Model and optimizer.
   cfg = TokenizerConfig.from_dict(config.model)
   # Loaders read the architecture from this record; resuming with another one is refused.
-  recorded, where = prepare_visual.recorded_config(workdir)
+  recorded, where = checkpoint_io.recorded_config(workdir)
   if recorded is not None and recorded != cfg:
     raise ValueError(f"{where} records another architecture than config.model; use a new "
                      f"--workdir or the recorded config")
-  prepare_visual.write_tokenizer_config(workdir, cfg)
+  checkpoint_io.write_tokenizer_config(workdir, cfg)
   model = model_lib.create(cfg, config.seed)
   graphdef, template = nnx.split(model, nnx.Param)
   logging.info("tokenizer parameters: %s", f"{model_lib.param_count(template):,}")
@@ -253,7 +253,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   elif config.get("init_from", ""):
     # A new run starting from trained parameters (fresh optimizer state, step 0); the
     # loader refuses a checkpoint of another architecture than config.model.
-    start_model, info = prepare_visual.load_visual_tokenizer(config.init_from, cfg)
+    start_model, info = checkpoint_io.load_visual_tokenizer(config.init_from, cfg)
     params = flatten_params(nnx.split(start_model, nnx.Param)[1])
     logging.info("initialised from %s (step %s)", info["checkpoint"], info["step"])
   params, opt_state = jax.device_put((params, opt_state), replicated)

@@ -1,6 +1,5 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
-"""The visual tokenizer side of `prepare`: load a trained checkpoint, encode uint8
-frames in fixed-shape jitted batches.
+"""The visual tokenizer's checkpoints and its jitted encode / decode.
 
 Checkpoints are those of `lumos_jax.tokenizer.train`: an Orbax CheckpointManager dir
 `WORKDIR/checkpoints/STEP/{params,opt_state}`, where params is a flat dict
@@ -8,6 +7,9 @@ Checkpoints are those of `lumos_jax.tokenizer.train`: an Orbax CheckpointManager
 the architecture in `WORKDIR/tokenizer_config.json`; a loader given no architecture
 reads it, and one given a preset (`tiny`, `small`, `dv4x8x8`) or a config .json that
 disagrees with the record is refused before any weights are touched.
+
+The one reader of these checkpoints: data.prepare, the built-in data, the sampler's
+loaders, the evaluator and the tokenizer trainer's init_from all come here.
 """
 from __future__ import annotations
 
@@ -19,8 +21,12 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+import orbax.checkpoint as ocp
 from flax import nnx
 
+from lumos_jax import parallel
+from lumos_jax.checkpoint import latest_complete_step, restore_params
+from lumos_jax.tokenizer import clips
 from lumos_jax.tokenizer import config as tokenizer_config
 from lumos_jax.tokenizer import model as model_lib
 
@@ -89,22 +95,26 @@ def tokenizer_config_from(spec) -> tokenizer_config.TokenizerConfig:
     return tokenizer_config.get(spec)
 
 
+# A step of the tokenizer trainer: `params` (a flat dict; older trainers) or a
+# checkpoint.Checkpointer step whose `state` holds {"params": flat dict, "opt_state"}.
+STEP_ITEMS = ("params", "state")
+
+
 def resolve_step_dir(ckpt: str) -> tuple[str, int | None]:
     """A workdir, its checkpoints/ dir, or one step dir -> (step dir, step)."""
     path = os.path.abspath(os.path.expanduser(ckpt))
-    if os.path.isdir(os.path.join(path, "params")):
+    if any(os.path.isdir(os.path.join(path, item)) for item in STEP_ITEMS):
         base = os.path.basename(path)
         return path, int(base) if base.isdigit() else None
     if os.path.isdir(os.path.join(path, "checkpoints")):
         path = os.path.join(path, "checkpoints")
-    steps = sorted(int(n) for n in os.listdir(path) if n.isdigit()) if os.path.isdir(path) \
-        else []
-    complete = [s for s in steps if os.path.isdir(os.path.join(path, str(s), "params"))]
-    if not complete:
+    steps = [latest_complete_step(path, item) for item in STEP_ITEMS]
+    steps = [s for s in steps if s is not None]
+    if not steps:
         raise FileNotFoundError(f"--tokenizer_ckpt={ckpt}: no tokenizer checkpoint there "
                                 f"(expected WORKDIR/checkpoints/STEP/params from "
                                 f"lumos_jax.tokenizer.train)")
-    return os.path.join(path, str(complete[-1])), complete[-1]
+    return os.path.join(path, str(max(steps))), max(steps)
 
 
 def _flat_names(state: nnx.State) -> list[tuple[tuple, str]]:
@@ -124,12 +134,9 @@ def params_fingerprint(flat: dict) -> str:
 def load_visual_tokenizer(ckpt: str, config=None):
     """-> (CausalVideoTokenizer with the checkpoint's params, info dict for manifests).
 
-    The one reader of `lumos_jax.tokenizer.train` checkpoints (prepare, the sampler and
-    the evaluator all come here). `config`: None / '' (the trainer's record), preset
-    name, .json path or TokenizerConfig (checked against the record).
+    `config`: None / '' (the trainer's record), preset name, .json path or
+    TokenizerConfig (checked against the record).
     """
-    import orbax.checkpoint as ocp  # pylint: disable=import-outside-toplevel
-
     cfg, config = resolve_config(ckpt, config)
     step_dir, step = resolve_step_dir(ckpt)
     graphdef, abstract = model_lib.abstract_model(cfg)
@@ -138,7 +145,10 @@ def load_visual_tokenizer(ckpt: str, config=None):
     # numpy targets: Orbax restores onto the host, no device placement needed.
     target = {n: np.zeros(flat_abstract[p].shape, flat_abstract[p].dtype) for p, n in names}
     try:
-        flat = ocp.StandardCheckpointer().restore(os.path.join(step_dir, "params"), target)
+        if os.path.isdir(os.path.join(step_dir, "state")):
+            flat = restore_params(step_dir, target)
+        else:
+            flat = ocp.StandardCheckpointer().restore(os.path.join(step_dir, "params"), target)
     except Exception as e:  # wrong architecture: missing keys or shape mismatch
         raise ValueError(f"{step_dir}: cannot restore as a '{config}' visual tokenizer "
                          f"({type(e).__name__}: {e})") from e
@@ -155,14 +165,10 @@ def load_visual_tokenizer(ckpt: str, config=None):
 @functools.lru_cache(maxsize=8)
 def _jitted_encode(graphdef: nnx.GraphDef, fast_compile: bool):
     """One jitted encode per architecture: later runs in a process reuse its compiles."""
-    opts = ({"xla_backend_optimization_level": 0,
-             "xla_llvm_disable_expensive_passes": True} if fast_compile else None)
-
     def encode(state, frames):
-        video = frames.astype(jnp.float32) / 127.5 - 1.0  # the tokenizer's [-1, 1]
-        return nnx.merge(graphdef, state).encode(video)
+        return nnx.merge(graphdef, state).encode(clips.to_model_range(frames))
 
-    return jax.jit(encode, compiler_options=opts)
+    return jax.jit(encode, compiler_options=parallel.compiler_options(fast_compile))
 
 
 class VisualEncoder:
@@ -185,3 +191,17 @@ class VisualEncoder:
                 batch = np.concatenate([batch, pad])
             out.append(np.asarray(self._encode(self._state, batch)))
         return np.concatenate(out)[:n].astype(np.int32)
+
+
+@functools.lru_cache(maxsize=8)
+def _tokenizer_fn(graphdef, method: str, fast_compile: bool):
+    """One jitted encode/decode per tokenizer architecture (reused across calls)."""
+    def fn(state, x):
+        return getattr(nnx.merge(graphdef, state), method)(x)
+    return jax.jit(fn, compiler_options=parallel.compiler_options(fast_compile))
+
+
+def run_tokenizer(tokenizer, method: str, x, fast_compile: bool = False) -> np.ndarray:
+    """tokenizer.encode(video [B, F, H, W, 3]) or .decode(codes [B, T', h, w]), jitted."""
+    graphdef, state = nnx.split(tokenizer)
+    return np.asarray(_tokenizer_fn(graphdef, method, fast_compile)(state, jnp.asarray(x)))
