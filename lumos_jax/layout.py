@@ -253,12 +253,3 @@ def pad_to(seq: Sequence, length: int, vocab: Vocab) -> dict[str, np.ndarray]:
 def frame_content_grid(rows: int, cols: int) -> np.ndarray:
     """Offsets of a frame's content tokens relative to its image_start: [rows, cols + 1]."""
     return 3 + np.arange(rows * (cols + 1), dtype=np.int32).reshape(rows, cols + 1)
-
-
-def codes_from_tokens(tokens: np.ndarray, frame_starts, rows: int, cols: int,
-                      vocab: Vocab) -> np.ndarray:
-    """Inverse of the frame layout: tokens + frame starts -> codes [T', rows, cols]."""
-    tokens = np.asarray(tokens)
-    offs = frame_content_grid(rows, cols)[:, :cols]
-    idx = np.asarray(frame_starts)[:, None, None] + offs[None]
-    return tokens[idx] - vocab.visual_offset

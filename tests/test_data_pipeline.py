@@ -8,6 +8,7 @@ import pytest
 from lumos_jax import layout
 from lumos_jax.data import ardf, pipeline, records
 from lumos_jax.data import config as data_config
+from layout_util import codes_from_tokens
 
 V = layout.compact_vocab()
 H = W = 32  # 4x4 codes per frame: 3 + 4 * 5 + 1 = 24 tokens per frame
@@ -67,7 +68,7 @@ def _find(row, recs):
     full = _unmask(row)
     with_text = full[0] == V.bos
     starts = np.flatnonzero(full == V.image_start)
-    codes = layout.codes_from_tokens(full, starts, H // 8, W // 8, V)
+    codes = codes_from_tokens(full, starts, H // 8, W // 8, V)
     match = [r for r in recs.values() if r.codes.shape == codes.shape
              and np.array_equal(r.codes, codes)]
     assert len(match) == 1

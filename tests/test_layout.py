@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from lumos_jax import layout
+from layout_util import codes_from_tokens
 
 
 def test_release_vocab_ids():
@@ -64,7 +65,7 @@ def test_two_frame_2x3_sample_by_hand():
                 np.testing.assert_array_equal(
                     pos[i], [s0 + 4 * f, s0 + 8 * r, s0 + 8 * col], err_msg=f"f{f} r{r} c{col}")
     # Round trip tokens -> codes.
-    back = layout.codes_from_tokens(seq.tokens, seq.frame_starts, 2, 3, v)
+    back = codes_from_tokens(seq.tokens, seq.frame_starts, 2, 3, v)
     np.testing.assert_array_equal(back, codes)
 
 

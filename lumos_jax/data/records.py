@@ -69,10 +69,6 @@ class TokenRecord:
     def num_frames(self) -> int:
         return int(self.codes.shape[0])
 
-    @property
-    def is_image(self) -> bool:
-        return self.num_frames == 1
-
     def sequence_length(self, with_text: bool = True) -> int:
         """Tokens of the laid-out sample (layout.build_sequence), computed without building it."""
         t, rows, cols = self.codes.shape

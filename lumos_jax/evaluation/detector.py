@@ -152,11 +152,6 @@ def detect(image, max_color_dist=MAX_COLOR_DIST, min_area_fraction=MIN_AREA_FRAC
     return found
 
 
-def detect_video(video, **kwargs):
-    """Per-frame detections of a clip: uint8 [F, H, W, 3] -> list[list[Detection]]."""
-    return [detect(frame, **kwargs) for frame in np.asarray(video)]
-
-
 def expected_objects(meta, frame=0):
     """Ground-truth (color, shape, box, size) tuples of one frame of a scene's metadata."""
     return [(o["color"], o["shape"], tuple(meta["boxes"][frame][i]), o["size"])

@@ -39,9 +39,6 @@ class KVCache:
         """Keep the last written tokens: end += n (n scalar or [B])."""
         return dataclasses.replace(self, end=self.end + jnp.asarray(n, jnp.int32))
 
-    def with_end(self, end) -> "KVCache":
-        return dataclasses.replace(self, end=jnp.asarray(end, jnp.int32))
-
 
 def write_rows(buf, new, end):
     """buf [B, Smax, ...], new [B, S, ...], end [B] -> buf with new at rows end[b]...

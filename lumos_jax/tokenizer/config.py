@@ -96,9 +96,6 @@ class TokenizerConfig:
             )
         return 1 + (num_frames - 1) // self.temporal_compression
 
-    def pixel_frames(self, latent_frames: int) -> int:
-        return 1 + (latent_frames - 1) * self.temporal_compression
-
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
