@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from lumos_jax.data import shapes
+from lumos_jax.data import shapes, shapes_layout
 from lumos_jax.evaluation import geneval
 
 
@@ -113,11 +113,11 @@ def test_layouts_motion_and_relations_hold_for_many_scenes():
 
 
 def test_bounce_reverses_at_the_border():
-    centers = shapes.trajectory([[11, 30]], [5], "left", 2, 64, 64, 9)
+    centers = shapes_layout.trajectory([[11, 30]], [5], "left", 2, 64, 64, 9)
     xs = centers[:, 0, 0].tolist()
     assert xs == [11, 9, 7, 5, 7, 9, 11, 13, 15]  # the box edge reaches x = 0, then back
     # Reflected, not clamped: an edge that would pass the border by 1 ends 1 inside.
-    xs = shapes.trajectory([[10, 30]], [5], "left", 2, 64, 64, 5)[:, 0, 0].tolist()
+    xs = shapes_layout.trajectory([[10, 30]], [5], "left", 2, 64, 64, 5)[:, 0, 0].tolist()
     assert xs == [10, 8, 6, 6, 8]
     assert centers[:, 0, 1].tolist() == [30] * 9
 

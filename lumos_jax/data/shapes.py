@@ -5,7 +5,8 @@ Every example is a pure function of (seed, split, index): `sample_meta` draws a
 scene description (objects, layout, per-frame centres, motion, background,
 caption) from a per-example generator, and `render_clip` turns that metadata
 into pixels. Metadata is plain JSON, so an evaluation can hold prompts without
-pixels and re-render a scene when it needs a reference.
+pixels and re-render a scene when it needs a reference. Where objects start and how
+they move (placement, relations, bouncing trajectories) is `shapes_layout`.
 
 Geometry conventions (shared with `lumos_jax.evaluation.detector`):
   * pixel (row y, column x) covers [x, x+1) x [y, y+1); an object with integer
@@ -19,6 +20,8 @@ import json
 import math
 
 import numpy as np
+
+from lumos_jax.data import shapes_layout
 
 SPLITS = ("train", "validation", "holdout")
 _SPLIT_IDS = {"train": 0, "validation": 1, "holdout": 2}
@@ -56,10 +59,6 @@ HOLDOUT_PAIRS = frozenset(
 )
 TEXTURE_AMPLITUDE = 12  # +- around the background colour; keeps it far from the palette
 PAN_SPEED = 0.5  # background texture pixels per frame ("slowly panning")
-# A moving scene travels in its stated direction for at least this fraction of
-# the clip before any bounce, so the first half of a clip shows the direction.
-_UNBOUNCED_FRACTION = 0.6
-_MARGIN = 0  # pixels kept free at the image border
 # Object boxes start on a lattice of 4 px at 64x64 (scaled with the image; half of the
 # 8 px a token of the 4x8x8 tokenizer covers), and every motion moves a whole lattice
 # step per 4 frames, so on frames 0, 4, 8, ... every box edge is on the lattice. The
@@ -90,15 +89,9 @@ def lattice_for(height, width):
     """Pixel step of the lattice object boxes start on: 4 px at 64x64, 2 at 32x32. It
     divides both box sizes and the 4-frame travel of the slowest motion, so boxes stay
     on it every fourth frame (a coarser one where the image size makes these disagree)."""
-    unit = max(1, int(round(min(height, width) / 64.0)))  # px per frame, as in _layout
+    unit = max(1, int(round(min(height, width) / 64.0)))  # px per frame, as in place_scene
     sides = [2 * radius_for(z, height, width) for z in SIZES]
     return math.gcd(_LATTICE * unit, *sides)
-
-
-def _on_lattice(rng, lo, hi, step):
-    """A random multiple of `step` in [lo, hi], or None if there is none."""
-    first, last = -(-lo // step), hi // step
-    return None if first > last else int(rng.integers(first, last + 1)) * step
 
 
 # ------------------------------------------------------------------ scene specs
@@ -181,130 +174,6 @@ def caption(spec):
     return text
 
 
-# ------------------------------------------------------------------ layout
-
-
-def _axis_sign(direction):
-    """(axis, sign) of a motion or relation word; axis 0 is x, 1 is y."""
-    return {"left": (0, -1), "left of": (0, -1), "right": (0, 1), "right of": (0, 1),
-            "up": (1, -1), "above": (1, -1), "down": (1, 1), "below": (1, 1)}[direction]
-
-
-def _separated(c, r, centers, radii, gap):
-    """Whether box (c, r) is at least `gap` pixels from every placed box."""
-    for c2, r2 in zip(centers, radii):
-        d = max(abs(c[0] - c2[0]), abs(c[1] - c2[1])) - (r + r2)
-        if d < gap:
-            return False
-    return True
-
-
-def _place(rng, radii, relation, width, height, gap, tries=300, lattice=1):
-    """Integer centres [n, 2] (x, y) with every box inside a width x height canvas
-    and `gap` apart; objects[0] stands `relation` to objects[1] if given, with
-    the off-axis offset <= 0.3x the on-axis one (unambiguous under GenEval's
-    rule); box corners (centre - radius) are multiples of `lattice`. Returns None
-    when no layout was found."""
-    if 2 * (max(radii) + _MARGIN) > min(width, height):
-        return None
-    # With a relation, object 0 is placed last, relative to object 1.
-    order = list(range(1, len(radii))) + [0] if relation else list(range(len(radii)))
-    for _ in range(tries):
-        placed = {}
-        for i in order:
-            if relation and i == 0:
-                c = _relative_center(rng, relation, placed[1], radii, gap, width, height,
-                                     lattice)
-            else:
-                r = radii[i]
-                x0 = _on_lattice(rng, _MARGIN, width - 2 * r - _MARGIN, lattice)
-                y0 = _on_lattice(rng, _MARGIN, height - 2 * r - _MARGIN, lattice)
-                c = None if x0 is None or y0 is None else (x0 + r, y0 + r)
-            if c is None or not _separated(c, radii[i], list(placed.values()),
-                                           [radii[j] for j in placed], gap):
-                break
-            placed[i] = c
-        else:
-            return np.asarray([placed[i] for i in range(len(radii))], np.int64)
-    return None
-
-
-def _relative_center(rng, relation, anchor, radii, gap, width, height, lattice=1):
-    """Centre of object 0 standing `relation` to an anchor centre, or None if outside.
-    Offsets keep box corners on the lattice when the anchor's are."""
-    axis, sign = _axis_sign(relation)
-    min_d = radii[0] + radii[1] + gap
-    # Object 0's corner (anchor corner + r1 +- offset - r0) is on the lattice iff each
-    # signed offset is congruent to r0 - r1 modulo the lattice.
-    d = (radii[0] - radii[1]) % lattice
-    want = (sign * d) % lattice
-    along = _on_lattice(rng, min_d - want, min_d + max(width, height) // 2 - want, lattice)
-    along = along + want
-    limit = int(0.3 * along)
-    across = _on_lattice(rng, -limit - d, limit - d, lattice)
-    if across is None:
-        return None
-    across += d
-    c = [0, 0]
-    c[axis] = anchor[axis] + sign * along
-    c[1 - axis] = anchor[1 - axis] + across
-    r = radii[0]
-    inside_x = r + _MARGIN <= c[0] <= width - r - _MARGIN
-    if not (inside_x and r + _MARGIN <= c[1] <= height - r - _MARGIN):
-        return None
-    return (c[0], c[1])
-
-
-def trajectory(start, radii, motion, speed, width, height, num_frames):
-    """Centres [F, n, 2] of a rigid group moving `speed` px/frame in `motion`,
-    bouncing (velocity reversed) where the group's box meets the image border."""
-    start = np.asarray(start, np.int64)
-    centers = np.repeat(start[None], num_frames, axis=0)
-    if motion == "static" or speed == 0:
-        return centers
-    axis, sign = _axis_sign(motion)
-    extent = width if axis == 0 else height
-    r = np.asarray(radii)
-    lo = _MARGIN - int(np.min(start[:, axis] - r))  # most negative allowed offset
-    hi = extent - _MARGIN - int(np.max(start[:, axis] + r))
-    offset, velocity = 0, sign * speed
-    for t in range(1, num_frames):
-        offset += velocity
-        if offset < lo:
-            offset, velocity = 2 * lo - offset, -velocity
-        elif offset > hi:
-            offset, velocity = 2 * hi - offset, -velocity
-        centers[t, :, axis] += offset
-    return centers
-
-
-def _layout(rng, spec, radii, width, height, num_frames, scale):
-    """(start centres [n, 2], motion, speed). A moving scene is laid out in a
-    canvas shrunk by the room its first unbounced stretch needs; the layout
-    falls back to slower motion, then static, if it does not fit."""
-    gap = max(3, int(round(3 * scale)))
-    unit = max(1, int(round(scale)))  # 1 px/frame at 64 px, scaled with the image
-    lattice = lattice_for(height, width)
-    if spec["motion"] == "static" or num_frames == 1:
-        speeds = [0]
-    else:  # 1 or 2 units; if that does not fit, 1 unit, then static
-        speeds = [int(rng.integers(1, 3)) * unit, unit, 0]
-    for speed in speeds:
-        motion = spec["motion"] if speed else "static"
-        need = speed * math.ceil(_UNBOUNCED_FRACTION * (num_frames - 1)) if speed else 0
-        need = -(-need // lattice) * lattice  # keeps the shifted start on the lattice
-        axis, sign = _axis_sign(motion) if speed else (0, 1)
-        size = [width, height]
-        size[axis] -= need
-        start = _place(rng, radii, spec.get("relation"), size[0], size[1], gap,
-                       lattice=lattice)
-        if start is not None:
-            if sign < 0:
-                start[:, axis] += need  # room lies on the side it moves towards
-            return start, motion, speed
-    raise ValueError(f"cannot lay out {spec['objects']} in {width}x{height}; use a larger image")
-
-
 # ------------------------------------------------------------------ metadata
 
 
@@ -314,13 +183,14 @@ def build_meta(rng, spec, height=64, width=64, num_frames=17, fps=8):
     scale = min(height, width) / 64.0
     objects = [dict(o, radius=radius_for(o["size"], height, width)) for o in spec["objects"]]
     radii = [o["radius"] for o in objects]
-    start, motion, speed = _layout(rng, spec, radii, width, height, num_frames, scale)
-    centers = trajectory(start, radii, motion, speed, width, height, num_frames)
+    start, motion, speed = shapes_layout.place_scene(
+        rng, spec, radii, width, height, num_frames, scale, lattice_for(height, width))
+    centers = shapes_layout.trajectory(start, radii, motion, speed, width, height, num_frames)
     r = np.asarray(radii)[None, :, None]
     boxes = np.concatenate([centers - r, centers + r], axis=-1)
     background = dict(spec["background"], period=max(4, int(round(8 * scale))), pan=[0.0, 0.0])
     if num_frames > 1 and background["texture"] != "plain":
-        axis, sign = _axis_sign(str(rng.choice(MOTIONS[1:])))
+        axis, sign = shapes_layout.axis_sign(str(rng.choice(MOTIONS[1:])))
         background["pan"][axis] = sign * PAN_SPEED * max(1.0, scale)
     meta = dict(spec, objects=objects, motion=motion, speed=speed, background=background,
                 count=len(objects), height=height, width=width, num_frames=num_frames,
