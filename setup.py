@@ -2,37 +2,55 @@
 """lumos_jax: Lumos-1-style autoregressive video generation in JAX/Flax."""
 import setuptools
 
-# Ranges are those that install together on Python 3.11 today (jax 0.10 <-> flax 0.12).
+# Floors are the versions the test suite ran on (Python 3.11 + jax 0.10.2, Python 3.12 +
+# jax 0.11.2); caps only where a break is known or a release was never tested.
 INSTALL_REQUIRES = [
-    "numpy>=1.26,<3",
-    "jax>=0.10.2,<0.11",
-    "jaxlib>=0.10.2,<0.11",
-    "flax>=0.12.8,<0.13",
-    "optax>=0.2.8,<0.3",
-    "orbax-checkpoint>=0.12.8,<0.13",
-    "grain>=0.2.18,<0.3",
-    "ml_collections>=1.1,<2",
-    "tensorflow-datasets>=4.9.10,<5",
-    "tensorflow-cpu>=2.21,<2.22",
+    "numpy>=2.4.6",
+    # jax 0.11 needs Python >= 3.12 (pip picks 0.10.x on 3.11); 0.12 is not tested yet.
+    "jax>=0.10.2,<0.12",
+    "jaxlib>=0.10.2,<0.12",
+    "flax>=0.12.8",
+    "optax>=0.2.8",
+    "orbax-checkpoint>=0.12.8",
+    "grain>=0.2.18",
+    "array-record>=0.8.6",
+    "ml_collections>=1.1",
     "clu>=0.0.12",
-    "tensorboard>=2.18",
-    "array-record>=0.8.6,<0.9",
-    "absl-py>=2.1",
-    "safetensors>=0.7,<0.9",
-    "ml_dtypes>=0.5",
-    "matplotlib>=3.8",
-    "scipy>=1.11",
+    "absl-py>=2.5.1",
+    "etils[epath]>=1.15",
+    "ml_dtypes>=0.7",
+    "safetensors>=0.8",
+    "scipy>=1.17.1",
+    "matplotlib>=3.11.2",
+    # Reading token records through tfds.data_source and building the ShapesMotion TFDS
+    # dataset; neither needs TensorFlow (tests/test_packaging.py checks without it).
+    "tensorflow-datasets>=4.9.10",
+    # Video and image I/O (samples, data preparation, tokenizer gifs).
+    "av>=18.1",
+    "pillow>=13",
+    "imageio>=2.38",
+    # Text tokenizers: a tokenizer.json (HF tokenizers) or a sentencepiece model.
+    "tokenizers>=0.23.3",
+    "sentencepiece>=0.2.3",
 ]
 
 EXTRAS = {
-    "video": ["av>=14,<20", "imageio>=2.34,<3", "pillow>=10"],
-    "text": ["tokenizers>=0.21,<0.24", "sentencepiece>=0.2,<0.3"],
-    # torch 2.13.0 is the CPU wheel available on the project's machines.
-    "convert": ["torch==2.13.0", "transformers>=5.0,<6"],
-    "test": ["pytest>=8,<10", "pytest-xdist>=3.6,<4", "scikit-video==1.1.11"],
-    # Mock-TPU ahead-of-time compilation (compile_check); 0.0.52 pairs with jax 0.10.2.
-    "tpu": ["libtpu==0.0.52"],
+    # TensorBoard event files through clu; without TensorFlow the metric writer falls back
+    # to logging + metrics.jsonl. tensorflow-cpu has no Linux aarch64 wheel (GH200/GB200).
+    "tensorboard": [
+        "tensorboard>=2.21",
+        "tensorflow-cpu>=2.21; platform_machine == 'x86_64'",
+        "tensorflow>=2.21; platform_machine != 'x86_64'",
+    ],
+    # HF Chameleon and Cosmos checkpoint conversion (torch tensors, transformers configs).
+    "convert": ["torch>=2.13", "transformers>=5.24"],
+    # Mock-TPU ahead-of-time compilation (compile_check): the libtpu that jax pins for its
+    # own [tpu] extra, so it follows the installed jax (0.10.2 -> 0.0.42, 0.11.2 -> 0.0.48).
+    "tpu": ["jax[tpu]>=0.10.2,<0.12"],
+    "test": ["pytest>=9.2", "pytest-xdist>=3.8", "scikit-video>=1.1.11"],
+    "lint": ["ruff>=0.17"],
 }
+# Everything the test suite exercises except libtpu, which `make test` adds as [tpu].
 EXTRAS["all"] = sorted({r for k, v in EXTRAS.items() if k != "tpu" for r in v})
 
 setuptools.setup(
