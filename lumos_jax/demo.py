@@ -21,7 +21,7 @@ import time
 
 from absl import flags
 
-from lumos_jax import cli
+from lumos_jax import cli, config_lib
 from lumos_jax.data.builtin import (ASSETS, SHIPPED_TOKENIZER, records_tokenizer,
                                     tokenizer_fingerprint)
 
@@ -34,16 +34,11 @@ def tokenizer_stage(workdir, steps):
     if os.path.isdir(SHIPPED_TOKENIZER):
         print(f"using the shipped visual tokenizer {SHIPPED_TOKENIZER}")
         return SHIPPED_TOKENIZER
-    import importlib.util  # configs/ holds files, not a package: load by path
-    spec = importlib.util.spec_from_file_location(
-        "tok_cfg", os.path.join(os.path.dirname(ASSETS), "configs", "tokenizer.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    c = mod.get_config("shapes")  # the recipe of the shipped tokenizer, maybe shorter
+    c = config_lib.tokenizer("shapes")  # the recipe of the shipped tokenizer, maybe shorter
     c.update(steps=steps, eval_every=min(steps, c.eval_every), ckpt_every=min(steps, c.ckpt_every))
     out = os.path.join(workdir, "tokenizer")
-    from lumos_jax.tokenizer import train as tok_train
-    tok_train.train_and_evaluate(c, out)
+    from lumos_jax.tokenizer import train_loop as tokenizer_training
+    tokenizer_training.train_and_evaluate(c, out)
     return out
 
 
@@ -94,7 +89,6 @@ def check_params_tokenizer(init_from, tokenizer_ckpt):
 
 def demo_config(data_dir, tokenizer_ckpt, steps, init_from="", lr=0.0, batch_size=0,
                 warm_start=False):
-    from lumos_jax import config_lib
     c = config_lib.experiment("t2v", "tiny")
     c.data.streams.video.sources = f"array_record:{data_dir}/video-train-*.array_record"
     c.data.streams.image.sources = f"array_record:{data_dir}/image-train-*.array_record"

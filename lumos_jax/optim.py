@@ -28,9 +28,19 @@ def decay_mask(axes):
     return jax.tree.map(lambda a: "norm" not in a, axes, is_leaf=lambda x: isinstance(x, tuple))
 
 
-def make_optimizer(cfg, axes) -> optax.GradientTransformation:
-    """`axes`: the parameters' logical axes (same tree as the params)."""
-    mask = None if cfg.decay_norms else decay_mask(axes)
+def decay_mask_by_rank(params):
+    """For params without logical axes (the visual tokenizer): decay tensors of rank >= 2,
+    not biases and norm scales (1-D)."""
+    return jax.tree.map(lambda v: v.ndim > 1, params)
+
+
+def make_optimizer(cfg, axes=None, *, mask=None) -> optax.GradientTransformation:
+    """`axes`: the parameters' logical axes (same tree as the params), for decay_mask;
+    or `mask`: which parameters get weight decay (e.g. decay_mask_by_rank)."""
+    if cfg.decay_norms:
+        mask = None
+    elif mask is None:
+        mask = decay_mask(axes)
     return optax.chain(
         optax.clip_by_global_norm(cfg.clip),
         optax.adamw(schedule(cfg), b1=cfg.b1, b2=cfg.b2, eps=cfg.eps,

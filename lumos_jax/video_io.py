@@ -11,11 +11,7 @@ import os
 
 import numpy as np
 
-
-def to_uint8(video) -> np.ndarray:
-    """Float frames in [-1, 1] (any leading shape, channels last) -> uint8 in [0, 255]."""
-    video = np.asarray(video, np.float32)
-    return np.clip(np.round((video + 1.0) * 127.5), 0, 255).astype(np.uint8)
+from lumos_jax.pixels import to_model_range, to_uint8  # noqa: F401  (video_io.to_uint8)
 
 
 def _check_frames(frames: np.ndarray) -> np.ndarray:
@@ -90,4 +86,4 @@ def load_image(path: str, height: int, width: int) -> np.ndarray:
     im = im.resize(size, Image.Resampling.BICUBIC)
     left, top = (size[0] - width) // 2, (size[1] - height) // 2
     im = im.crop((left, top, left + width, top + height))
-    return np.asarray(im, np.float32) / 127.5 - 1.0
+    return to_model_range(np.asarray(im))

@@ -44,6 +44,7 @@ def test_writers_without_tensorflow(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.strip().endswith("OK"), r.stderr[-3000:]
     assert "clu's metric writers need TensorFlow" in r.stderr
+    assert "pip install 'lumos_jax[tensorboard]'" in r.stderr  # names the extra
     rows = metrics_io.read_jsonl(str(tmp_path / "metrics.jsonl"))
     # The chief's row, values intact; the non-chief writer wrote none.
     assert [(r["step"], r.get("loss"), r.get("lr")) for r in rows] == [(3, 1.5, 0.25)]
