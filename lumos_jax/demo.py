@@ -37,8 +37,8 @@ def tokenizer_stage(workdir, steps):
     c = config_lib.tokenizer("shapes")  # the recipe of the shipped tokenizer, maybe shorter
     c.update(steps=steps, eval_every=min(steps, c.eval_every), ckpt_every=min(steps, c.ckpt_every))
     out = os.path.join(workdir, "tokenizer")
-    from lumos_jax.tokenizer import train as tok_train
-    tok_train.train_and_evaluate(c, out)
+    from lumos_jax.tokenizer import train_loop as tokenizer_training
+    tokenizer_training.train_and_evaluate(c, out)
     return out
 
 
