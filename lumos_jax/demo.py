@@ -143,11 +143,11 @@ def main(argv):
                           "t2v": os.path.join(workdir, "t2v")}))
         return
     _stage("4/4 sample and evaluate")
-    from lumos_jax import evaluate
-    r = evaluate.evaluate(config, evaluate.EvalOptions(workdir=os.path.join(workdir, "t2v"),
+    from lumos_jax import eval_lib
+    r = eval_lib.evaluate(config, eval_lib.EvalOptions(workdir=os.path.join(workdir, "t2v"),
                                                        per_task=F.per_task,
                                                        num_videos=F.num_videos))
-    summary = {"minutes": round((time.time() - t0) / 60, 1), **evaluate.headline(r),
+    summary = {"minutes": round((time.time() - t0) / 60, 1), **eval_lib.headline(r),
                "init_from": init_from or None, "train_steps": steps,
                "report": os.path.join(workdir, "t2v", "eval", "report.md")}
     print(json.dumps(summary))
