@@ -21,7 +21,7 @@ import time
 
 from absl import flags
 
-from lumos_jax import cli, config_lib
+from lumos_jax import checkout, cli, config_lib
 from lumos_jax.data.builtin import (ASSETS, SHIPPED_TOKENIZER, records_tokenizer,
                                     tokenizer_fingerprint)
 
@@ -118,6 +118,8 @@ def main(argv):
     workdir = os.path.abspath(os.path.expanduser(F.workdir))
     os.makedirs(workdir, exist_ok=True)
     t0 = time.time()
+    if F.init_from == "shipped":  # the shipped checkpoints come with a checkout only
+        checkout.require(ASSETS, "pass --tokenizer_ckpt=DIR and --init_from=''")
     _stage("1/4 visual tokenizer")
     tok = F.tokenizer_ckpt or tokenizer_stage(workdir, F.tokenizer_steps)
     init_from = resolve_init(F.init_from)

@@ -152,7 +152,8 @@ def create_writer(workdir: str, is_chief: bool):
     if metric_writers is None:
         if is_chief:
             _log.warning("no TensorBoard events: clu's metric writers need TensorFlow "
-                         "(%s); writing metrics.jsonl and the log only", CLU_IMPORT_ERROR)
+                         "(%s; pip install 'lumos_jax[tensorboard]'); writing metrics.jsonl and "
+                         "the log only", CLU_IMPORT_ERROR)
             return MultiWriter([LoggingWriter(), JsonlWriter(os.path.join(workdir,
                                                                            METRICS_NAME))])
         return LoggingWriter()

@@ -33,12 +33,12 @@ import subprocess
 import sys
 import time
 
+from lumos_jax import checkout
 from lumos_jax.data import prepare_inputs, shapes
 from lumos_jax.tokenizer import checkpoint_io
 
 PREFIX = "builtin:"
-ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "assets")
+ASSETS = checkout.ASSETS
 SHIPPED_TOKENIZER = os.path.join(ASSETS, "tokenizer_shapes")
 CACHE_ROOT = "~/.cache/lumos_jax/shapes_tokens"
 # Records per split and stream (video clips, and as many images): the demo's
