@@ -28,6 +28,7 @@ import jax
 import numpy as np
 from flax import nnx
 
+from lumos_jax import pixels
 from lumos_jax.data import media, shapes
 from lumos_jax.tokenizer import checkpoint_io
 from lumos_jax.tokenizer import clips as clips_lib
@@ -70,8 +71,7 @@ def real_clips(frames: int, size: int, per_video: int) -> tuple[np.ndarray, list
 
 def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-clip PSNR (dB) of uint8 clips [N, ...]."""
-    mse = np.mean((a.astype(np.float64) - b) ** 2, axis=tuple(range(1, a.ndim)))
-    return 10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10))
+    return pixels.psnr_db(np.mean((a.astype(np.float64) - b) ** 2, axis=tuple(range(1, a.ndim))))
 
 
 def _gaussian_blur(x: np.ndarray, sigma: float = 1.5, radius: int = 5) -> np.ndarray:
@@ -128,10 +128,9 @@ def train_briefly(steps: int, workdir: str) -> str:
 def codecs(model):
     """(encode uint8 [B,F,H,W,3] -> codes, decode codes -> uint8 frames), both jitted."""
     graphdef, state = nnx.split(model)
-    enc = jax.jit(lambda s, v: nnx.merge(graphdef, s).encode(v.astype(np.float32) / 127.5
-                                                             - 1.0))
+    enc = jax.jit(lambda s, v: nnx.merge(graphdef, s).encode(pixels.to_model_range(v)))
     dec = jax.jit(lambda s, c: nnx.merge(graphdef, s).decode(c))
-    to_u8 = lambda v: clips_lib.to_uint8(np.asarray(v))  # noqa: E731
+    to_u8 = lambda v: pixels.to_uint8(np.asarray(v))  # noqa: E731
     return (lambda v: enc(state, v)), (lambda c: to_u8(dec(state, c)))
 
 

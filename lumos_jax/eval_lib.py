@@ -20,13 +20,13 @@ import jax
 import numpy as np
 from absl import logging
 
-from lumos_jax import layout, parallel, report, sampling, video_io
+from lumos_jax import layout, parallel, pixels, report, sampling, video_io
 from lumos_jax.data import builtin, shapes
 from lumos_jax.evaluation import detector, geneval, vbench
 from lumos_jax.progress import Progress
 from lumos_jax.sampling import loaders
+from lumos_jax.pixels import to_model_range
 from lumos_jax.tokenizer.checkpoint_io import run_tokenizer
-from lumos_jax.tokenizer.clips import to_model_range
 
 
 @dataclasses.dataclass
@@ -158,7 +158,7 @@ def reconstruction_upper_bound(tokenizer, split="validation", num=24, seed=0,
         for f in frames:
             want = sorted((e[0], e[1]) for e in detector.expected_objects(meta, f))
             exact.append(want == sorted((d.color, d.shape) for d in detector.detect(video[f])))
-    return {"psnr_db": float(10 * np.log10(255.0 ** 2 / max(mse, 1e-12))),
+    return {"psnr_db": float(pixels.psnr_db(mse, floor=1e-12)),
             "detector_exact": float(np.mean(exact)), "frames_checked": len(exact)}
 
 

@@ -24,9 +24,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 from flax import nnx
 
-from lumos_jax import parallel
+from lumos_jax import parallel, pixels
 from lumos_jax.checkpoint import latest_complete_step, restore_params
-from lumos_jax.tokenizer import clips
 from lumos_jax.tokenizer import config as tokenizer_config
 from lumos_jax.tokenizer import model as model_lib
 
@@ -166,7 +165,7 @@ def load_visual_tokenizer(ckpt: str, config=None):
 def _jitted_encode(graphdef: nnx.GraphDef, fast_compile: bool):
     """One jitted encode per architecture: later runs in a process reuse its compiles."""
     def encode(state, frames):
-        return nnx.merge(graphdef, state).encode(clips.to_model_range(frames))
+        return nnx.merge(graphdef, state).encode(pixels.to_model_range(frames))
 
     return jax.jit(encode, compiler_options=parallel.compiler_options(fast_compile))
 

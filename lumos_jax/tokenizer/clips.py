@@ -91,12 +91,3 @@ def load_clips(
         raise ValueError(f"clip source returned {clips.dtype} {clips.shape}; expected uint8 {want}")
     return clips
 
-
-def to_model_range(clips: np.ndarray) -> np.ndarray:
-    """uint8 [0, 255] -> float32 [-1, 1]."""
-    return clips.astype(np.float32) / 127.5 - 1.0
-
-
-def to_uint8(video: np.ndarray) -> np.ndarray:
-    """float [-1, 1] -> uint8 [0, 255] (clipped)."""
-    return np.clip(np.round((np.asarray(video) + 1.0) * 127.5), 0, 255).astype(np.uint8)
