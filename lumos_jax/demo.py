@@ -43,7 +43,7 @@ def tokenizer_stage(workdir, steps):
 
 
 def records_stage(data_dir, tokenizer_ckpt, num_train, num_val, text_tokenizer=""):
-    from lumos_jax.data import prepare
+    from lumos_jax.data import prepare_job
     for split, num in (("train", num_train), ("validation", num_val)):
         made_by = records_tokenizer(data_dir, split)
         if made_by is not None:
@@ -55,9 +55,9 @@ def records_stage(data_dir, tokenizer_ckpt, num_train, num_val, text_tokenizer="
                     f"(or delete {data_dir} and the t2v run trained on it)")
             print(f"token records for {split} already in {data_dir}")
             continue
-        prepare.run(prepare.Options(out=data_dir, tokenizer_ckpt=tokenizer_ckpt,
-                                    source="shapes", split=split, num=num,
-                                    text_tokenizer=text_tokenizer))
+        prepare_job.run(prepare_job.Options(out=data_dir, tokenizer_ckpt=tokenizer_ckpt,
+                                            source="shapes", split=split, num=num,
+                                            text_tokenizer=text_tokenizer))
     return data_dir
 
 

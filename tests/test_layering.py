@@ -69,10 +69,7 @@ LIBRARIES_WITH_A_MAIN = {
     "lumos_jax.tokenizer.convert_cosmos", "lumos_jax.data.lumos_pkl",
 }
 # (importer, imported) pairs allowed for now, each with why.
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    # The demo's steps are being moved into library modules (issue 17, in progress).
-    ("lumos_jax.demo", "lumos_jax.data.prepare"): "prepare's run has no library module yet",
-}
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: str) -> str:

@@ -13,7 +13,7 @@ from flax import nnx
 from PIL import Image
 
 from lumos_jax import layout
-from lumos_jax.data import media, prepare, prepare_inputs, records, sources
+from lumos_jax.data import media, prepare, prepare_inputs, prepare_job, records, sources
 from lumos_jax.tokenizer import checkpoint_io
 from lumos_jax.tokenizer import config as tokenizer_config
 from lumos_jax.tokenizer import model as model_lib
@@ -173,8 +173,8 @@ def test_resume_skips_finished_shards(media_dir, tokenizer_ckpt, text_tok, tmp_p
         f.write(b"half written")
     assert shards[1] + ".tmp" not in glob.glob(str(out / "video-train-*.array_record"))
     calls = []
-    real = prepare.tokenize_items
-    monkeypatch.setattr(prepare, "tokenize_items",
+    real = prepare_job.tokenize_items
+    monkeypatch.setattr(prepare_job, "tokenize_items",
                         lambda items, ctx: calls.append(items) or real(items, ctx))
     assert prepare.main(args) == 0
     assert [[it.name for it in c] for c in calls] == [["b_wide.mp4"]]
