@@ -4,11 +4,11 @@ import dataclasses
 
 import numpy as np
 import pytest
+from layout_util import codes_from_tokens
 
 from lumos_jax import layout
 from lumos_jax.data import ardf, pipeline, records
 from lumos_jax.data import config as data_config
-from layout_util import codes_from_tokens
 
 V = layout.compact_vocab()
 H = W = 32  # 4x4 codes per frame: 3 + 4 * 5 + 1 = 24 tokens per frame

@@ -9,7 +9,7 @@ import pytest
 
 from lumos_jax import layout
 from lumos_jax.data import config as data_config
-from lumos_jax.data import lumos_pkl, pipeline, records, sources
+from lumos_jax.data import lumos_pkl, pipeline, records, records_tfds, sources
 
 V = layout.compact_vocab()
 R = layout.release_vocab()
@@ -34,7 +34,7 @@ def test_tfds_dataset_matches_array_record(tmp_path):
     records.write_array_record(tmp_path / "t-1.array_record", recs[7:])
     shards = sorted(str(p) for p in tmp_path.glob("t-*.array_record"))
     data_dir = str(tmp_path / "tfds")
-    sources.build_tfds("unit", {"train": shards, "validation": shards[:1]}, data_dir)
+    records_tfds.build("unit", {"train": shards, "validation": shards[:1]}, data_dir)
     src = sources.open_sources("tfds:lumos_token_records/unit:train", tfds_data_dir=data_dir)
     assert len(src) == 12 and src.locate(5) == ("tfds:lumos_token_records/unit:train", 5)
     for i, r in enumerate(recs):

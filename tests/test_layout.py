@@ -1,9 +1,9 @@
 """Token layout: exact ids, segment ids and MM-RoPE positions against hand-derived values."""
 import numpy as np
 import pytest
+from layout_util import codes_from_tokens
 
 from lumos_jax import layout
-from layout_util import codes_from_tokens
 
 
 def test_release_vocab_ids():

@@ -27,6 +27,7 @@ import dataclasses
 import json
 
 import grain
+import jax
 import ml_collections
 import numpy as np
 from absl import flags, logging
@@ -124,8 +125,6 @@ def collate(examples) -> dict:
 
 def _process_layout(process_index, process_count):
     if process_index is None or process_count is None:
-        import jax  # pylint: disable=import-outside-toplevel
-
         process_index, process_count = jax.process_index(), jax.process_count()
     return int(process_index), int(process_count)
 

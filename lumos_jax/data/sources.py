@@ -9,20 +9,21 @@ Sources are picklable (Grain ships them to its worker processes) and open files 
                         (production path; read with Grain's ArrayRecordDataSource)
   tfds:NAME[:SPLIT]     a prepared TFDS dataset in `data_dir` (array_record file format),
                         served by `tfds.data_source(..., download=False)`; NAME may carry a
-                        config (`lumos_token_records/mine`). Build one with `build_tfds`.
+                        config (`lumos_token_records/mine`). Build one with `records_tfds.build`.
   lumos_pkl:GLOB        the release's per-sample pre-tokenised pickles (`lumos_pkl`)
 """
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import glob
 import os
 from typing import Sequence
 
+import grain
 import numpy as np
+import tensorflow_datasets as tfds
 
-from lumos_jax.data import records
+from lumos_jax.data import lumos_pkl, records
 
 KINDS = ("array_record", "tfds", "lumos_pkl")
 
@@ -65,7 +66,7 @@ def open_problem(path: str, error: BaseException) -> str:
             f"copy cut short leaves it")
 
 
-def _open_shard(grain, path: str):
+def _open_shard(path: str):
     try:
         return grain.sources.ArrayRecordDataSource(path)
     except Exception as e:  # truncated or foreign file: the reader fails while indexing it
@@ -77,11 +78,9 @@ class ArrayRecordSource:
     """Token records in ArrayRecord shards; global index runs over the shards in order."""
 
     def __init__(self, paths: Sequence[str]):
-        import grain  # pylint: disable=import-outside-toplevel
-
         self.paths = [str(p) for p in paths]
         # One Grain source per shard so an index maps to (shard file, index in shard).
-        self._shards = [_open_shard(grain, p) for p in self.paths]
+        self._shards = [_open_shard(p) for p in self.paths]
         self._ends = np.cumsum([len(s) for s in self._shards]).tolist()
         self.name = f"array_record[{len(self.paths)} shards]"
 
@@ -122,8 +121,6 @@ class TfdsSource:
 
     def _open(self):
         if self._ds is None:
-            import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
-
             self._ds = tfds.data_source(self.tfds_name, split=self.split,
                                         data_dir=self.data_dir, download=False)
         return self._ds
@@ -182,8 +179,6 @@ def open_source(spec: str, *, tfds_data_dir: str | None = None, vocab=None):
     if kind == "tfds":
         name, _, split = arg.partition(":")
         return TfdsSource(name, split or "train", tfds_data_dir)
-    from lumos_jax.data import lumos_pkl  # pylint: disable=import-outside-toplevel
-
     return lumos_pkl.PklSource(_expand(arg), vocab)
 
 
@@ -198,79 +193,3 @@ def open_sources(specs, *, tfds_data_dir: str | None = None, vocab=None) -> Conc
     """Source specs -> one ConcatSource."""
     return ConcatSource([open_source(s, tfds_data_dir=tfds_data_dir, vocab=vocab)
                          for s in parse_specs(specs)])
-
-
-# ---------------------------------------------------------------------- TFDS builder
-def _tfds_builder_class():
-    """Defines the TFDS builder on first use, so importing this module needs no TFDS."""
-    import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
-    from etils import epath  # pylint: disable=import-outside-toplevel
-
-    @dataclasses.dataclass
-    class TokenRecordsConfig(tfds.core.BuilderConfig):
-        """`splits` maps a split name to the ArrayRecord token-record shards it holds."""
-
-        splits: dict = dataclasses.field(default_factory=dict)
-
-    class LumosTokenRecords(tfds.core.GeneratorBasedBuilder):
-        """Token records (records.TokenRecord) as a TFDS dataset; built locally from shards."""
-
-        VERSION = tfds.core.Version("1.0.0")
-        RELEASE_NOTES = {"1.0.0": "Token record format version 1."}
-        config_class = TokenRecordsConfig
-
-        @tfds.core.utils.classproperty
-        @classmethod
-        def code_path(cls):  # TFDS's own lookup needs importlib_resources; this file is it
-            return epath.Path(__file__)
-
-        def __init__(self, *, file_format="array_record", **kwargs):
-            super().__init__(file_format=file_format, **kwargs)  # random access for Grain
-
-        def _info(self):
-            f = tfds.features
-            scalar = lambda doc: f.Scalar(np.int32, doc=doc)  # noqa: E731
-            features = f.FeaturesDict({
-                "text_ids": f.Tensor(shape=(None,), dtype=np.int32, doc="unified-vocab prompt"),
-                "codes": f.Tensor(shape=(None, None, None), dtype=np.int32,
-                                  encoding=f.Encoding.ZLIB, doc="visual codes [T', H', W']"),
-                "fps": scalar("fps size token value"), "duration": scalar("seconds"),
-                "height": scalar("pixels"), "width": scalar("pixels"),
-                "caption": f.Text(), "id": f.Text(doc="stable record id")})
-            # No shuffling: example i of a split is record i of its shards, as in the files.
-            return tfds.core.DatasetInfo(builder=self, features=features, disable_shuffling=True)
-
-        def _split_generators(self, dl_manager):
-            del dl_manager  # local shards only: nothing is downloaded
-            return {k: self._generate_examples(v) for k, v in self.builder_config.splits.items()}
-
-        def _generate_examples(self, paths):
-            source = ArrayRecordSource(paths)
-            for i in range(len(source)):
-                r = source.read(i)  # corrupt input fails the build, naming shard and index
-                yield i, {"text_ids": r.text_ids, "codes": r.codes, "fps": r.fps,
-                          "duration": r.duration, "height": r.height, "width": r.width,
-                          "caption": r.caption, "id": r.record_id}
-
-    return LumosTokenRecords, TokenRecordsConfig
-
-
-_BUILDER = None
-
-
-def build_tfds(name: str, splits: dict[str, Sequence[str]], data_dir: str):
-    """Packages ArrayRecord token-record shards as TFDS `lumos_token_records/NAME`.
-
-    splits: split name -> shard paths. Record i of a split is example i (no shuffling).
-    Read it back with `TfdsSource("lumos_token_records/NAME", split, data_dir)` or the
-    spec `tfds:lumos_token_records/NAME:SPLIT`. Returns the prepared builder.
-    """
-    global _BUILDER
-    if _BUILDER is None:
-        _BUILDER = _tfds_builder_class()
-    builder_cls, config_cls = _BUILDER
-    config = config_cls(name=name, description=f"lumos token records {name}",
-                        splits={k: [str(p) for p in v] for k, v in splits.items()})
-    builder = builder_cls(data_dir=data_dir, config=config)
-    builder.download_and_prepare()
-    return builder

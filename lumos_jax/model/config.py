@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from lumos_jax import layout
+from lumos_jax.model import mm_rope
 
 # "auto": the fastest path that handles the run's shapes on its platform, picked by
 # `attention_choice.choose` before the model is built (the presets' default).
@@ -52,7 +53,7 @@ class ModelConfig:
             raise ValueError(f"model.remat={self.remat!r}; expected {REMAT_POLICIES}")
         if self.visual_offset + self.visual_size > self.vocab_size:
             raise ValueError("model.visual_offset + visual_size exceeds model.vocab_size")
-        from lumos_jax.model import mm_rope  # validate early: clear error at config time
+        # Validated here so a bad head_dim / rope_variant fails when the config is read.
         mm_rope.axis_allocation(self.head_dim, self.rope_variant)
 
     @classmethod
