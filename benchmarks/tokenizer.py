@@ -28,7 +28,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from lumos_jax import pixels
+from lumos_jax import config_lib, pixels
 from lumos_jax.data import media, shapes
 from lumos_jax.tokenizer import checkpoint_io
 from lumos_jax.tokenizer import clips as clips_lib
@@ -104,12 +104,7 @@ def train_briefly(steps: int, workdir: str) -> str:
     """Trains the tiny tokenizer for `steps` on ShapesMotion + synthetic clips."""
     from lumos_jax.tokenizer import train  # pylint: disable=import-outside-toplevel
 
-    spec = importlib.util.spec_from_file_location(
-        "tokenizer_config", os.path.join(os.path.dirname(__file__), "..", "configs",
-                                         "tokenizer.py"))
-    cfg_mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cfg_mod)
-    c = cfg_mod.get_config("tiny")
+    c = config_lib.tokenizer("tiny")
     d = c.data
     mix = np.concatenate([shapes_clips(d.num_train_clips // 2, d.num_frames, d.height,
                                        split="train"),
