@@ -102,7 +102,7 @@ def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def train_briefly(steps: int, workdir: str) -> str:
     """Trains the tiny tokenizer for `steps` on ShapesMotion + synthetic clips."""
-    from lumos_jax.tokenizer import train  # pylint: disable=import-outside-toplevel
+    from lumos_jax.tokenizer import train_loop  # pylint: disable=import-outside-toplevel
 
     c = config_lib.tokenizer("tiny")
     d = c.data
@@ -116,7 +116,7 @@ def train_briefly(steps: int, workdir: str) -> str:
     c.data.num_train_clips = len(mix)
     c.steps, c.eval_every, c.ckpt_every, c.num_gifs = steps, steps, steps, 0
     c.data.num_eval_clips = c.batch_size  # its own eval is not reported here
-    train.train_and_evaluate(c, workdir)
+    train_loop.train_and_evaluate(c, workdir)
     return workdir
 
 

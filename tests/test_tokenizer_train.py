@@ -25,6 +25,30 @@ def _get_config(arg):
     return module.get_config(arg)
 
 
+def _small_run(num_frames=5, num_train_clips=4, steps=1, **kw):
+    """The tiny preset on 16 x 16 clips, 2 per batch, evaluated and saved every step."""
+    c = _get_config("tiny")
+    c.data.update(
+        num_frames=num_frames,
+        height=16,
+        width=16,
+        num_train_clips=num_train_clips,
+        num_eval_clips=2,
+    )
+    c.update(
+        fast_compile=True,
+        batch_size=2,
+        steps=steps,
+        warmup_steps=1,
+        log_every=1,
+        eval_every=steps,
+        ckpt_every=steps,
+        num_gifs=0,
+    )
+    c.update(kw)
+    return c
+
+
 def test_configs_build():
     assert _get_config("dv4x8x8").model.channels == 128
     assert tuple(_get_config("tiny").model.levels) == (8, 5, 5, 5)
@@ -78,18 +102,7 @@ def test_synthetic_clips_and_npy_source(tmp_path):
 
 
 def test_train_eval_checkpoint_resume(tmp_path):
-    c = _get_config("tiny")
-    c.data.update(num_frames=5, height=16, width=16, num_train_clips=8, num_eval_clips=2)
-    c.update(
-        fast_compile=True,
-        batch_size=2,
-        steps=2,
-        warmup_steps=1,
-        log_every=1,
-        eval_every=2,
-        ckpt_every=2,
-        num_gifs=1,
-    )
+    c = _small_run(num_frames=5, num_train_clips=8, steps=2, num_gifs=1)
     workdir = str(tmp_path / "run")
     out = train.train_and_evaluate(c, workdir)
     assert out["step"] == 2 and np.isfinite(out["train/loss"]) and out["eval/psnr"] > 0
@@ -150,18 +163,7 @@ def test_foreground_weighted_reconstruction_losses():
 
 
 def test_init_from_starts_a_new_run_from_trained_params(tmp_path):
-    c = _get_config("tiny")
-    c.data.update(num_frames=5, height=16, width=16, num_train_clips=4, num_eval_clips=2)
-    c.update(
-        fast_compile=True,
-        batch_size=2,
-        steps=1,
-        warmup_steps=1,
-        log_every=1,
-        eval_every=1,
-        ckpt_every=1,
-        num_gifs=0,
-    )
+    c = _small_run(num_frames=5, num_train_clips=4, steps=1)
     src = str(tmp_path / "src")
     train.train_and_evaluate(c, src)
     # lr 0 and no weight decay: the new run's step-1 params must be the source's exactly,
@@ -190,19 +192,7 @@ def test_quant_noise_changes_the_training_loss_only_when_on(tmp_path):
     latents (fsq.quantize_noisy): the same seed and data give another first-step loss."""
     first_losses = []
     for i, noise in enumerate((0.0, 1.0)):
-        c = _get_config("tiny")
-        c.data.update(num_frames=1, height=16, width=16, num_train_clips=4, num_eval_clips=2)
-        c.update(
-            fast_compile=True,
-            batch_size=2,
-            steps=1,
-            warmup_steps=1,
-            log_every=1,
-            eval_every=1,
-            ckpt_every=1,
-            num_gifs=0,
-            quant_noise=noise,
-        )
+        c = _small_run(num_frames=1, num_train_clips=4, steps=1, quant_noise=noise)
         first_losses.append(train.train_and_evaluate(c, str(tmp_path / f"run{i}"))["train/loss"])
     assert np.isfinite(first_losses).all() and first_losses[0] != first_losses[1]
 
@@ -218,18 +208,7 @@ def test_a_workdir_of_the_old_layout_resumes_like_a_new_one(tmp_path):
 
     from lumos_jax import checkpoint
 
-    c = _get_config("tiny")
-    c.data.update(num_frames=1, height=16, width=16, num_train_clips=4, num_eval_clips=2)
-    c.update(
-        fast_compile=True,
-        batch_size=2,
-        steps=1,
-        warmup_steps=1,
-        log_every=1,
-        eval_every=1,
-        ckpt_every=1,
-        num_gifs=0,
-    )
+    c = _small_run(num_frames=1, num_train_clips=4, steps=1)
     new = str(tmp_path / "new")
     train.train_and_evaluate(c, new)
     written = set(os.listdir(os.path.join(new, "checkpoints", "1")))
