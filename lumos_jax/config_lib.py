@@ -54,6 +54,7 @@ def experiment(task: str, arg: str) -> ml_collections.ConfigDict:
         raise ValueError(f"config task {task!r}: expected one of {TASKS}")
     name, res = parse_arg(arg)
     c = ml_collections.ConfigDict()
+    # What the config was built from, recorded in config.json; no code reads them.
     c.task = task
     c.preset = name
     c.resolution = res or "64px"
