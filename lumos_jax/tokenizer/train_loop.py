@@ -21,6 +21,7 @@ import jax
 import ml_collections
 import numpy as np
 import optax
+import orbax.checkpoint as ocp
 from absl import logging
 from flax import nnx
 from jax.sharding import NamedSharding
@@ -142,8 +143,6 @@ def _restore(checkpointer, target: dict):
         return None
     step_dir = checkpointer.step_dir(step)
     if os.path.isdir(os.path.join(step_dir, "params")):  # the layout before issue 17
-        import orbax.checkpoint as ocp  # pylint: disable=import-outside-toplevel
-
         reader = ocp.StandardCheckpointer()
         return step, {k: reader.restore(os.path.join(step_dir, k), target[k]) for k in target}
     step, state, _, _ = checkpointer.restore_latest(target)  # sums checked, falls back
@@ -199,19 +198,8 @@ def _evaluate(config, workdir, step, eval_step, params, eval_clips, batch_shardi
     }
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
-    """Runs training to config.steps (resuming from workdir) and returns the last metrics."""
-    os.makedirs(workdir, exist_ok=True)
-
-    # ------------------------------------------------------------------------- mesh
-    # 1-D data parallel over as many devices as divide the batch.
-    n_dev = math.gcd(config.batch_size, jax.device_count())
-    mesh = jax.make_mesh(
-        (n_dev,), ("data",), axis_types=(jax.sharding.AxisType.Auto,), devices=jax.devices()[:n_dev]
-    )
-    replicated, batch_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
-
-    # ------------------------------------------------------------------------- data
+def _load_clips(config):
+    """(train clips, held-out clips): uint8 [N, F, H, W, 3]; held-out ones use seed + 1."""
     d = config.data
     source = clips_lib.get_source(d.source)
     train_clips = clips_lib.load_clips(
@@ -225,10 +213,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             f"config.data.num_eval_clips={d.num_eval_clips} must be >= "
             f"config.batch_size={config.batch_size}"
         )
+    return train_clips, eval_clips
 
-    # ------------------------------------------------------------ model + optimizer
-    cfg = TokenizerConfig.from_dict(config.model)
-    # Loaders read the architecture from this record; resuming with another one is refused.
+
+def _record_architecture(workdir: str, cfg: TokenizerConfig) -> None:
+    """Loaders read the architecture from this record; resuming with another is refused."""
     recorded, where = checkpoint_io.recorded_config(workdir)
     if recorded is not None and recorded != cfg:
         raise ValueError(
@@ -236,6 +225,44 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             f"--workdir or the recorded config"
         )
     checkpoint_io.write_tokenizer_config(workdir, cfg)
+
+
+def _initial_state(config, cfg, checkpointer, params, opt_state):
+    """(step, params, opt_state): the workdir's latest checkpoint, else config.init_from's
+    params with a fresh optimizer state, else the initialisation given (host arrays)."""
+    # Host targets: Orbax restores numpy, placed on the mesh by the caller.
+    restored = _restore(checkpointer, jax.device_get({"params": params, "opt_state": opt_state}))
+    if restored is not None:
+        step, state = restored
+        logging.info("resumed from step %d", step)
+        return step, state["params"], state["opt_state"]
+    if config.get("init_from", ""):
+        # A new run starting from trained parameters (fresh optimizer state, step 0); the
+        # loader refuses a checkpoint of another architecture than config.model.
+        start_model, info = checkpoint_io.load_visual_tokenizer(config.init_from, cfg)
+        params = flatten_params(nnx.split(start_model, nnx.Param)[1])
+        logging.info("initialised from %s (step %s)", info["checkpoint"], info["step"])
+    return 0, params, opt_state
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+    """Runs training to config.steps (resuming from workdir) and returns the last metrics."""
+    os.makedirs(workdir, exist_ok=True)
+
+    # ------------------------------------------------------------------------- mesh
+    # 1-D data parallel over as many devices as divide the batch.
+    n_dev = math.gcd(config.batch_size, jax.device_count())
+    mesh = jax.make_mesh(
+        (n_dev,), ("data",), axis_types=(jax.sharding.AxisType.Auto,), devices=jax.devices()[:n_dev]
+    )
+    replicated, batch_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+
+    # ------------------------------------------------------------------------- data
+    train_clips, eval_clips = _load_clips(config)
+
+    # ------------------------------------------------------------ model + optimizer
+    cfg = TokenizerConfig.from_dict(config.model)
+    _record_architecture(workdir, cfg)
     graphdef, template = nnx.split(model_lib.create(cfg, config.seed), nnx.Param)
     logging.info("tokenizer parameters: %s", f"{model_lib.param_count(template):,}")
     params = flatten_params(template)
@@ -249,19 +276,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         keep=config.keep_ckpts,
         every=config.ckpt_every,
     )
-    # Host targets: Orbax restores numpy, placed on the mesh below.
-    restored = _restore(checkpointer, jax.device_get({"params": params, "opt_state": opt_state}))
-    step = 0
-    if restored is not None:
-        step, state = restored
-        params, opt_state = state["params"], state["opt_state"]
-        logging.info("resumed from step %d", step)
-    elif config.get("init_from", ""):
-        # A new run starting from trained parameters (fresh optimizer state, step 0); the
-        # loader refuses a checkpoint of another architecture than config.model.
-        start_model, info = checkpoint_io.load_visual_tokenizer(config.init_from, cfg)
-        params = flatten_params(nnx.split(start_model, nnx.Param)[1])
-        logging.info("initialised from %s (step %s)", info["checkpoint"], info["step"])
+    step, params, opt_state = _initial_state(config, cfg, checkpointer, params, opt_state)
     params, opt_state = jax.device_put((params, opt_state), replicated)
     metrics_io.drop_rows_after(os.path.join(workdir, metrics_io.METRICS_NAME), step)
     writer = metrics_io.create_writer(workdir, is_chief=True)
