@@ -1,9 +1,10 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """The visual tokenizer's checkpoints and its jitted encode / decode.
 
-Checkpoints are those of `lumos_jax.tokenizer.train`: an Orbax CheckpointManager dir
-`WORKDIR/checkpoints/STEP/{params,opt_state}`, where params is a flat dict
-{'encoder.conv_in.0.conv3d.kernel': array}. Only `params` is read. The trainer records
+Checkpoints are those of `lumos_jax.tokenizer.train`: checkpoint.Checkpointer steps
+`WORKDIR/checkpoints/STEP/state` = {params, opt_state} (older trainers: the items
+`STEP/{params,opt_state}`), where params is a flat dict
+{'encoder.conv_in.0.conv3d.kernel': array}. Only the params are read. The trainer records
 the architecture in `WORKDIR/tokenizer_config.json`; a loader given no architecture
 reads it, and one given a preset (`tiny`, `small`, `dv4x8x8`) or a config .json that
 disagrees with the record is refused before any weights are touched.
@@ -111,13 +112,13 @@ def resolve_step_dir(ckpt: str) -> tuple[str, int | None]:
     steps = [s for s in steps if s is not None]
     if not steps:
         raise FileNotFoundError(f"--tokenizer_ckpt={ckpt}: no tokenizer checkpoint there "
-                                f"(expected WORKDIR/checkpoints/STEP/params from "
-                                f"lumos_jax.tokenizer.train)")
+                                f"(expected WORKDIR/checkpoints/STEP/state or STEP/params "
+                                f"from lumos_jax.tokenizer.train)")
     return os.path.join(path, str(max(steps))), max(steps)
 
 
 def _flat_names(state: nnx.State) -> list[tuple[tuple, str]]:
-    # Same naming as lumos_jax.tokenizer.train.flatten_params ('.'-joined paths).
+    # Same naming as lumos_jax.tokenizer.train_loop.flatten_params ('.'-joined paths).
     return [(p, ".".join(map(str, p))) for p, _ in nnx.to_flat_state(state)]
 
 
