@@ -130,14 +130,7 @@ def small() -> TokenizerConfig:
     """The ShapesMotion tokenizer (assets/tokenizer_shapes): `tiny` with 64 channels at both
     levels. The 4x4x4 Haar patch feeds 192 coefficients to the first conv; 16 channels
     there blur every edge (16 dB on ShapesMotion), 64 keep shapes. Same 1000 codes."""
-    return TokenizerConfig(
-        channels=64,
-        channels_mult=(1, 1),
-        num_res_blocks=1,
-        z_channels=8,
-        embedding_dim=4,
-        levels=(8, 5, 5, 5),
-    )
+    return dataclasses.replace(tiny(), channels=64, channels_mult=(1, 1))
 
 
 PRESETS = {"dv4x8x8": dv4x8x8, "small": small, "tiny": tiny}
