@@ -12,9 +12,18 @@ emulated host devices (the 48-GPU-shaped mesh).
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import sys
+
+import jax
+from absl import flags
+from ml_collections import config_flags
+
+from lumos_jax import cli, parallel
+from lumos_jax.model.config import ModelConfig
+from lumos_jax.train_step import Trainer, model_flops_per_token
 
 HBM_GIB = {"v5p": 95.0, "v5e": 16.0, "v6e": 32.0, "v4": 32.0, "cpu": 80.0}
 # The device_kind of each chip in parallel.PEAK_BF16_TFLOPS; cpu:N stands for the
@@ -44,7 +53,6 @@ def topology_devices(topology: str):
     """'v5p:4x4x3' -> mock TPU devices; 'cpu:N' -> N host devices (set before jax use)."""
     kind, _, shape = topology.partition(":")
     if kind == "cpu":
-        import jax
         n = int(shape)
         if len(jax.devices("cpu")) < n:
             raise ValueError(f"--topology={topology}: only {len(jax.devices('cpu'))} CPU devices "
@@ -62,7 +70,6 @@ def topology_devices(topology: str):
     # Every jax process on a machine with libtpu installed takes libtpu's single-process
     # lockfile; a compile-only client must not be refused because another one runs.
     os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
-    from lumos_jax import cli
     cli.tpu_compile_only_env(topology)
     from jax.experimental import topologies
     chip_config = "megacore" if kind in ("v5p", "v4") else "default"
@@ -101,10 +108,6 @@ def resolve_mesh(config, n: int) -> dict:
 
 
 def compile_step(config, devices, batch_size: int, seq_len: int) -> CompileReport:
-    import jax
-
-    from lumos_jax import parallel
-    from lumos_jax.train_step import Trainer
     shape = dict(config.mesh)
     try:
         mesh = parallel.make_mesh(shape, devices=devices)
@@ -125,9 +128,6 @@ def compile_step(config, devices, batch_size: int, seq_len: int) -> CompileRepor
 
 
 def _print_report(config, topology, report: CompileReport, batch, seq, mfu):
-    from lumos_jax import parallel
-    from lumos_jax.model.config import ModelConfig
-    from lumos_jax.train_step import model_flops_per_token
     kind = topology.split(":")[0]
     hbm = HBM_GIB[kind]
     cfg = ModelConfig.from_dict(config.model.to_dict())
@@ -153,7 +153,6 @@ def _print_report(config, topology, report: CompileReport, batch, seq, mfu):
 def sweep(config, topology, devices, batch_per_device, seq, tensors=(1, 2, 4),
           remats=("full", "save_qkv", "dots_no_batch", "none"), micros=(1, 2)):
     """Compile every (tensor, remat, micro-batches) combination; print which fit."""
-    import copy
     kind = topology.split(":")[0]
     n = len(devices)
     print(f"| mesh d x f x t | remat | micro-batches | peak GiB/chip | "
@@ -185,7 +184,6 @@ def sweep(config, topology, devices, batch_per_device, seq, tensors=(1, 2, 4),
 
 def main(argv):
     del argv
-    from absl import flags
     FLAGS = flags.FLAGS
     config = FLAGS.config
     topology = FLAGS.topology
@@ -201,8 +199,6 @@ def main(argv):
 
 
 def _define_flags():
-    from absl import flags
-    from ml_collections import config_flags
     config_flags.DEFINE_config_file("config", None, "Experiment config.", lock_config=True)
     flags.DEFINE_string("topology", DEFAULT_TOPOLOGY, "v5p:4x4x3, v5e:4x4, ... or cpu:N")
     flags.DEFINE_integer("batch_per_device", 1, "Sequences per device.")
@@ -229,5 +225,4 @@ def _cpu_devices_from_argv(argv) -> None:
 
 if __name__ == "__main__":
     _cpu_devices_from_argv(sys.argv)
-    from lumos_jax import cli
     cli.run(main, _define_flags)

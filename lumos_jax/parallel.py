@@ -5,6 +5,8 @@ Parameters and key activations carry logical axis names (e.g. ('embed', 'mlp'));
 table maps each logical name to mesh axes ('data', 'fsdp', 'tensor'). A mesh axis is
 used at most once per array and only where it divides the dimension, otherwise that
 dimension is replicated, so one rule table serves every model size and mesh shape.
+Also what every step compiler shares about the devices: the peak-TFLOPs table (MFU,
+compile_check estimates) and the fast-compile XLA options.
 """
 from __future__ import annotations
 
