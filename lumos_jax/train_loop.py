@@ -84,14 +84,7 @@ def _train(config, workdir, is_chief, train_iter, eval_cfg, stop, crash_after) -
     os.makedirs(workdir, exist_ok=True)
 
     # ---------------------------------------------------------------------- logging
-    # "auto" attention resolved here (after distributed.initialize: it reads the devices)
-    # so config.json records the path this run uses.
-    attention_choice.resolve(config)
-    if is_chief:
-        with open(os.path.join(workdir, "config.json"), "w") as f:
-            f.write(config.to_json_best_effort(indent=1))
-    logging.info("devices: %d (%d per process), backend %s", jax.device_count(),
-                 jax.local_device_count(), jax.default_backend())
+    _record_config(config, workdir, is_chief)
 
     # ------------------------------------------------------------------------- mesh
     mesh = parallel.make_mesh(dict(config.mesh))
@@ -100,10 +93,7 @@ def _train(config, workdir, is_chief, train_iter, eval_cfg, stop, crash_after) -
 
     # ------------------------------------------------------------ state / checkpoint
     stop.stage = "restoring the state"
-    checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
-                                         keep=config.train.keep_checkpoints,
-                                         every=config.train.checkpoint_every,
-                                         async_save=config.train.async_checkpoint)
+    checkpointer = _checkpointer(config, workdir)
     state, start = train_lib.initial_state(config, trainer, checkpointer, train_iter)
     stop.step = start
     if is_chief:  # rows of steps after `start` are run (and written) again
@@ -111,20 +101,7 @@ def _train(config, workdir, is_chief, train_iter, eval_cfg, stop, crash_after) -
     writer = metrics_io.create_writer(workdir, is_chief)
 
     # ------------------------------------------------------------ compile + memory
-    step_fn = trainer.jit_train_step()
-    compiled_by_shape = {}  # one executable per bucket shape (image and video streams)
-
-    def compiled_for(state, batch):
-        shape = batch["tokens"].shape
-        if shape not in compiled_by_shape:
-            stop.stage = "compiling the train step"
-            logging.info("compiling the train step for batch %s", shape)
-            with jax.set_mesh(mesh):
-                compiled_by_shape[shape] = step_fn.lower(state, batch).compile()
-            logging.info("compiled the train step for batch %s", shape)
-            train_lib.log_memory(compiled_by_shape[shape])
-        return compiled_by_shape[shape]
-
+    compiled_for = _compiler(trainer, mesh, stop)
     stop.stage = "reading the first batch"
     batch = trainer.device_batch(next(train_iter))
     eval_fn = trainer.jit_eval_step() if eval_cfg is not None else None
@@ -183,6 +160,44 @@ def _train(config, workdir, is_chief, train_iter, eval_cfg, stop, crash_after) -
     writer.flush()
     logging.info("done at step %d", step)
     return step
+
+
+def _record_config(config, workdir, is_chief) -> None:
+    # "auto" attention resolved here (after distributed.initialize: it reads the devices)
+    # so config.json records the path this run uses.
+    attention_choice.resolve(config)
+    if is_chief:
+        with open(os.path.join(workdir, "config.json"), "w") as f:
+            f.write(config.to_json_best_effort(indent=1))
+    logging.info("devices: %d (%d per process), backend %s", jax.device_count(),
+                 jax.local_device_count(), jax.default_backend())
+
+
+def _checkpointer(config, workdir) -> ckpt_lib.Checkpointer:
+    return ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
+                                 keep=config.train.keep_checkpoints,
+                                 every=config.train.checkpoint_every,
+                                 async_save=config.train.async_checkpoint)
+
+
+def _compiler(trainer, mesh, stop):
+    """-> compiled_for(state, batch): one executable per bucket shape (image and video
+    streams), compiled on first use with its memory analysis logged."""
+    step_fn = trainer.jit_train_step()
+    compiled_by_shape = {}
+
+    def compiled_for(state, batch):
+        shape = batch["tokens"].shape
+        if shape not in compiled_by_shape:
+            stop.stage = "compiling the train step"
+            logging.info("compiling the train step for batch %s", shape)
+            with jax.set_mesh(mesh):
+                compiled_by_shape[shape] = step_fn.lower(state, batch).compile()
+            logging.info("compiled the train step for batch %s", shape)
+            train_lib.log_memory(compiled_by_shape[shape])
+        return compiled_by_shape[shape]
+
+    return compiled_for
 
 
 def _data_state(it, step):
