@@ -93,14 +93,14 @@ class Trainer:
         _, aux = visual_cross_entropy(hidden, model.lm_head[...], batch["labels"],
                                       visual_offset=cfg.visual_offset,
                                       visual_size=cfg.visual_size, chunk=loss_cfg.chunk,
-                                      z_loss=loss_cfg.z_loss)
+                                      z_loss=loss_cfg.z_loss, fused=loss_cfg.fused)
         frames = jax.nn.one_hot(batch["segments"], self.config.max_frames, dtype=jnp.float32)
         mask = aux["mask"]  # the tokens the loss counted
         sums = {"nll": aux["nll_sum"], "z": aux["z_sum"], "count": aux["count"],
                 "frame_nll": jnp.einsum("bs,bsf->f", aux["nll"], frames),
                 "frame_count": jnp.einsum("bs,bsf->f", mask, frames),
                 "tokens": (batch["segments"] != -2).sum().astype(jnp.float32)}
-        return aux["nll_sum"] + loss_cfg.z_loss * aux["z_sum"], sums
+        return aux["objective"], sums
 
     def _grads(self, params, batch):
         """Gradient of the summed objective, accumulated over micro-batches in fp32."""
