@@ -1,20 +1,28 @@
 """Decoder: loss chunking, frame-causality, remat/scan equivalence, KV cache, sharding."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+from model_util import VOCAB, random_batch, tiny_model
 
 from lumos_jax import layout, parallel
 from lumos_jax.model.loss import visual_cross_entropy
-from model_util import VOCAB, random_batch, tiny_model
 
 
 def _loss(model, batch, chunk=16):
     h, _ = model(batch["tokens"], batch["positions"], batch["segments"])
     cfg = model.cfg
-    return visual_cross_entropy(h, model.lm_head[...], batch["labels"], chunk=chunk,
-                                visual_offset=cfg.visual_offset, visual_size=cfg.visual_size)[0]
+    return visual_cross_entropy(
+        h,
+        model.lm_head[...],
+        batch["labels"],
+        chunk=chunk,
+        visual_offset=cfg.visual_offset,
+        visual_size=cfg.visual_size,
+    )[0]
 
 
 def test_chunked_loss_equals_unchunked_and_numpy():
@@ -28,11 +36,12 @@ def test_chunked_loss_equals_unchunked_and_numpy():
     f = lambda hh, ww, c: visual_cross_entropy(hh, ww, labels, chunk=c, **kw)[0]  # noqa
     full, chunked = f(h, w, None), f(h, w, 8)
     # Independent numpy reference over the visual slice only.
-    logits = np.einsum("bse,ev->bsv", np.asarray(h), np.asarray(w)[:, v_off:v_off + v_size])
+    logits = np.einsum("bse,ev->bsv", np.asarray(h), np.asarray(w)[:, v_off : v_off + v_size])
     lse = np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1)) + logits.max(-1)
     m = np.asarray(labels) >= 0
-    tgt = np.take_along_axis(logits, np.clip(np.asarray(labels) - v_off, 0, None)[..., None],
-                             -1)[..., 0]
+    tgt = np.take_along_axis(logits, np.clip(np.asarray(labels) - v_off, 0, None)[..., None], -1)[
+        ..., 0
+    ]
     want = (lse - tgt)[m].mean() + 1e-3 * (lse[m] ** 2).mean()
     assert float(full) == pytest.approx(want, rel=1e-5)
     assert float(chunked) == pytest.approx(want, rel=1e-5)
@@ -63,9 +72,11 @@ def test_fused_loss_head_equals_autodiff_and_scales_with_the_cotangent(z_loss):
     (v_ref, aux_ref), g_ref = jax.value_and_grad(f, argnums=(0, 1), has_aux=True)(h, w, False)
     (v_fus, aux_fus), g_fus = jax.value_and_grad(f, argnums=(0, 1), has_aux=True)(h, w, True)
     assert float(v_fus) == pytest.approx(float(v_ref), rel=1e-6)
+    assert float(f(h, w, True)[0]) == pytest.approx(float(v_ref), rel=1e-6)  # undifferentiated
     for k in aux_ref:
-        np.testing.assert_allclose(np.asarray(aux_fus[k]), np.asarray(aux_ref[k]), rtol=1e-6,
-                                   atol=1e-6, err_msg=k)
+        np.testing.assert_allclose(
+            np.asarray(aux_fus[k]), np.asarray(aux_ref[k]), rtol=1e-6, atol=1e-6, err_msg=k
+        )
     assert float(np.abs(np.asarray(g_ref[1])[:, :v_off]).max()) == 0  # text ids: no grad
     for a, b_ in zip(g_ref, g_fus):
         np.testing.assert_allclose(np.asarray(b_), np.asarray(a), rtol=1e-5, atol=1e-6)
@@ -80,14 +91,20 @@ def test_frame_causality_through_the_whole_model():
     f1 = np.flatnonzero(seg == 1)
     changed = batch["tokens"].at[0, f1[-2]].set(VOCAB.visual_offset + 7)
     diff = np.abs(hid(changed) - base).max(-1)
-    assert diff[seg == 0].max() == 0 and diff[:f1[0]].max() == 0, "earlier tokens saw frame 1"
+    assert diff[seg == 0].max() == 0 and diff[: f1[0]].max() == 0, "earlier tokens saw frame 1"
     assert diff[f1[0]] > 0, "frame 1's first token must see its whole frame"
     assert diff[seg == 2].min() > 0, "frame 2 must see frame 1"
 
 
-@pytest.mark.parametrize("overrides", [dict(remat="none"), dict(remat="dots"),
-                                       dict(scan_layers=False), dict(attention="blockwise",
-                                                                     block_q=16, block_k=16)])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        dict(remat="none"),
+        dict(remat="dots"),
+        dict(scan_layers=False),
+        dict(attention="blockwise", block_q=16, block_k=16),
+    ],
+)
 def test_model_variants_give_same_loss_and_grads(overrides):
     batch = random_batch()
     ref_model = tiny_model()
@@ -101,8 +118,10 @@ def test_model_variants_give_same_loss_and_grads(overrides):
 
 def _rows(batch, starts, n):
     """Per-row slices [start_b, start_b + n) of every [B, S, ...] field."""
-    return {k: jnp.stack([batch[k][b, s:s + n] for b, s in enumerate(starts)])
-            for k in ("tokens", "positions", "segments")}
+    return {
+        k: jnp.stack([batch[k][b, s : s + n] for b, s in enumerate(starts)])
+        for k in ("tokens", "positions", "segments")
+    }
 
 
 def _call(model, part, cache):
@@ -123,8 +142,11 @@ def test_kv_cache_incremental_equals_full_forward_and_crop(attention):
     # Prefill the prompts right-padded to a common length (pads carry PAD segments).
     p = max(s[0] for s in starts)
     prefix = {k: full[k][:, :p] for k in ("tokens", "positions", "segments")}
-    prefix["segments"] = jnp.where(jnp.arange(p)[None] < jnp.asarray([s[0] for s in starts])[:, None],
-                                   prefix["segments"], layout.PAD)
+    prefix["segments"] = jnp.where(
+        jnp.arange(p)[None] < jnp.asarray([s[0] for s in starts])[:, None],
+        prefix["segments"],
+        layout.PAD,
+    )
     h_prefix, cache = _call(model, prefix, cache)
     cache = cache.advance(jnp.asarray([s[0] for s in starts]))
     outs = []
@@ -138,10 +160,11 @@ def test_kv_cache_incremental_equals_full_forward_and_crop(attention):
         outs.append(h)
     for b in range(2):
         s0 = starts[b][0]
-        np.testing.assert_allclose(np.asarray(h_prefix[b, :s0]), np.asarray(h_full[b, :s0]),
-                                   atol=2e-5)
+        np.testing.assert_allclose(
+            np.asarray(h_prefix[b, :s0]), np.asarray(h_full[b, :s0]), atol=2e-5
+        )
         got = np.concatenate([np.asarray(o[b]) for o in outs])
-        np.testing.assert_allclose(got, np.asarray(h_full[b, s0:s0 + 3 * per]), atol=2e-5)
+        np.testing.assert_allclose(got, np.asarray(h_full[b, s0 : s0 + 3 * per]), atol=2e-5)
 
 
 @pytest.mark.parametrize("mesh_shape", [(2, 1, 4), (1, 2, 4), (2, 2, 2)])
@@ -155,8 +178,11 @@ def test_sharded_forward_and_grad_equal_single_device(mesh_shape):
     with jax.set_mesh(mesh):
         sm = jax.device_put(model, shardings)
         sb = jax.device_put(batch, data_sh)
-        step = jax.jit(jax.value_and_grad(_loss), in_shardings=(shardings, data_sh),
-                       out_shardings=(None, shardings))
+        step = jax.jit(
+            jax.value_and_grad(_loss),
+            in_shardings=(shardings, data_sh),
+            out_shardings=(None, shardings),
+        )
         l1, g1 = step(sm, sb)
     assert float(l1) == pytest.approx(float(l0), rel=1e-5)
     for a, b in zip(jax.tree.leaves(g0), jax.tree.leaves(g1)):
@@ -168,7 +194,8 @@ def test_sharded_forward_and_grad_equal_single_device(mesh_shape):
 def test_param_axes_are_complete():
     model = tiny_model()
     axes = parallel.param_axes(model)
-    for path, (a, leaf) in zip(jax.tree_util.tree_leaves_with_path(axes),
-                               zip(jax.tree.leaves(axes, is_leaf=lambda x: isinstance(x, tuple)),
-                                   jax.tree.leaves(model))):
+    for path, (a, leaf) in zip(
+        jax.tree_util.tree_leaves_with_path(axes),
+        zip(jax.tree.leaves(axes, is_leaf=lambda x: isinstance(x, tuple)), jax.tree.leaves(model)),
+    ):
         assert len(a) == leaf.ndim and None not in a, (path, a, leaf.shape)

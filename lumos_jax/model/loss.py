@@ -18,6 +18,7 @@ Two implementations of the same objective (`fused` picks one):
 - autodiff: the plain rematerialised scan, kept as the independent reference the tests
   compare the fused gradients against.
 """
+
 from __future__ import annotations
 
 import functools
@@ -57,8 +58,7 @@ def _unchunk(x, s):
 def _loss_mask(labels, visual_offset, visual_size):
     # Only ids inside the visual slice can be targets of the visual softmax; anything
     # else (-1, or e.g. a newline id) carries no loss instead of a clipped wrong target.
-    return ((labels >= visual_offset) & (labels < visual_offset + visual_size)).astype(
-        jnp.float32)
+    return ((labels >= visual_offset) & (labels < visual_offset + visual_size)).astype(jnp.float32)
 
 
 def _autodiff_sums(hidden, w, labels, visual_offset, visual_size, chunk, z_loss):
@@ -79,7 +79,8 @@ def _autodiff_sums(hidden, w, labels, visual_offset, visual_size, chunk, z_loss)
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6))
 def _fused_sums(hidden, w, labels, visual_offset, visual_size, chunk, z_loss):
-    return _fused_fwd(hidden, w, labels, visual_offset, visual_size, chunk, z_loss)[0]
+    # Not differentiated (eval, metrics): the forward alone, no gradient work.
+    return _autodiff_sums(hidden, w, labels, visual_offset, visual_size, chunk, z_loss)
 
 
 def _fused_fwd(hidden, w, labels, visual_offset, visual_size, chunk, z_loss):
@@ -94,11 +95,13 @@ def _fused_fwd(hidden, w, labels, visual_offset, visual_size, chunk, z_loss):
         # d/dlogits of weight * (lse - logit[target] + z lse^2), all in fp32.
         p = jnp.exp(logits - lse[..., None])
         dlogits = p * (weight * (1.0 + 2.0 * z_loss * lse))[..., None]
-        dlogits = dlogits - jax.nn.one_hot(target, w.shape[1], dtype=jnp.float32) * \
-            weight[..., None]
+        dlogits = (
+            dlogits - jax.nn.one_hot(target, w.shape[1], dtype=jnp.float32) * weight[..., None]
+        )
         dlogits = dlogits.astype(h.dtype)
-        dh = jnp.einsum("bcv,ev->bce", dlogits, wc,
-                        preferred_element_type=jnp.float32).astype(h.dtype)
+        dh = jnp.einsum("bcv,ev->bce", dlogits, wc, preferred_element_type=jnp.float32).astype(
+            h.dtype
+        )
         dw = dw + jnp.einsum("bce,bcv->ev", h, dlogits, preferred_element_type=jnp.float32)
         return dw, (nll, lse, dh)
 
@@ -121,8 +124,17 @@ def _fused_bwd(visual_offset, visual_size, chunk, z_loss, res, cotangents):
 _fused_sums.defvjp(_fused_fwd, _fused_bwd)
 
 
-def visual_cross_entropy(hidden, lm_head, labels, *, visual_offset: int, visual_size: int,
-                         chunk: int | None = 1024, z_loss: float = 0.0, fused: bool = True):
+def visual_cross_entropy(
+    hidden,
+    lm_head,
+    labels,
+    *,
+    visual_offset: int,
+    visual_size: int,
+    chunk: int | None = 1024,
+    z_loss: float = 0.0,
+    fused: bool = True,
+):
     """hidden [B, S, E], lm_head [E, V], labels [B, S] -> (loss, aux).
 
     aux: 'nll' [B, S] per-token loss (0 where no label), 'count' number of loss tokens,
@@ -135,13 +147,21 @@ def visual_cross_entropy(hidden, lm_head, labels, *, visual_offset: int, visual_
     w = jax.lax.dynamic_slice_in_dim(lm_head, visual_offset, visual_size, axis=1)
     chunk = s if chunk is None else min(chunk, s)
     sums = _fused_sums if fused else _autodiff_sums
-    objective, (nll, lse) = sums(hidden, w, labels, visual_offset, visual_size, chunk,
-                                 float(z_loss))
+    objective, (nll, lse) = sums(
+        hidden, w, labels, visual_offset, visual_size, chunk, float(z_loss)
+    )
     mask = _loss_mask(labels, visual_offset, visual_size)
     count = mask.sum()
     denom = jnp.maximum(count, 1.0)
     nll = nll * mask
     z_sum = (jnp.square(lse) * mask).sum()
     loss = objective / denom
-    return loss, {"nll": nll, "mask": mask, "count": count, "z": z_sum / denom,
-                  "nll_sum": nll.sum(), "z_sum": z_sum, "objective": objective}
+    return loss, {
+        "nll": nll,
+        "mask": mask,
+        "count": count,
+        "z": z_sum / denom,
+        "nll_sum": nll.sum(),
+        "z_sum": z_sum,
+        "objective": objective,
+    }
