@@ -1,5 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """lumos_jax: Lumos-1-style autoregressive video generation in JAX/Flax."""
+
 import setuptools
 
 # Floors are the versions the test suite ran on (Python 3.11 + jax 0.10.2, Python 3.12 +
@@ -25,10 +26,9 @@ INSTALL_REQUIRES = [
     # Reading token records through tfds.data_source and building the ShapesMotion TFDS
     # dataset; neither needs TensorFlow (tests/test_packaging.py checks without it).
     "tensorflow-datasets>=4.9.10",
-    # Video and image I/O (samples, data preparation, tokenizer gifs).
+    # Video and image I/O (samples, data preparation, tokenizer gifs through Pillow).
     "av>=18.1",
     "pillow>=13",
-    "imageio>=2.38",
     # Text tokenizers: a tokenizer.json (HF tokenizers) or a sentencepiece model.
     "tokenizers>=0.23.3",
     "sentencepiece>=0.2.3",

@@ -15,6 +15,7 @@ rows excluded, they are never read), relative to the reference's max |value|; an
 median time of a jitted forward + backward. A path that fails prints its error and the
 others still run. Last line: one JSON object.
 """
+
 import argparse
 import json
 import os
@@ -50,8 +51,11 @@ def lumos_indices(batch, seq, rng):
         frames = max(1, (seq - 64) // per - b)  # rows differ: padding differs
         text = rng.integers(vocab.first_text_id, vocab.text_size, 20 + 7 * b)
         codes = rng.integers(0, vocab.visual_size, (frames, 8, 8))
-        s = layout.pad_to(layout.build_sequence(text, codes, fps=8, duration=2, height=64,
-                                                width=64, vocab=vocab), seq, vocab)
+        s = layout.pad_to(
+            layout.build_sequence(text, codes, fps=8, duration=2, height=64, width=64, vocab=vocab),
+            seq,
+            vocab,
+        )
         idx.append(np.arange(seq, dtype=np.int32))
         seg.append(s["segments"].astype(np.int32))
     return jnp.asarray(np.stack(idx)), jnp.asarray(np.stack(seg))
@@ -67,13 +71,17 @@ def fwd_bwd(fn):
     def run(q, k, v, i, s, ct):
         o, vjp = jax.vjp(lambda q, k, v: fn(q, k, v, i, s), q, k, v)
         return (o,) + vjp(ct)
+
     return jax.jit(run)
 
 
 def main():
     platform = jax.devices()[0].platform
-    paths = ARGS.paths.split(",") if ARGS.paths else (
-        ["xla", "cudnn", "blockwise"] if platform == "gpu" else ["xla", "blockwise"])
+    paths = (
+        ARGS.paths.split(",")
+        if ARGS.paths
+        else (["xla", "cudnn", "blockwise"] if platform == "gpu" else ["xla", "blockwise"])
+    )
     rng = np.random.default_rng(0)
     b, s, h, hk, d = ARGS.batch, ARGS.seq, ARGS.heads, ARGS.kv_heads, ARGS.head_dim
     keys = jax.random.split(jax.random.key(0), 4)
@@ -87,17 +95,25 @@ def main():
     ref = [jnp.where(real, r, 0) for r in ref]
     dt = jnp.dtype(ARGS.dtype)
     args = [x.astype(dt) for x in (q32, k32, v32)] + [idx, seg, ct32.astype(dt)]
-    print(f"device {jax.devices()[0].device_kind} ({platform}); B={b} S={s} H={h}/{hk} "
-          f"D={d} {ARGS.dtype}; padding rows {int((~real).sum())}")
-    print(f"{'path':<11}{'out err':>10}{'dq err':>10}{'dk err':>10}{'dv err':>10}"
-          f"{'fwd+bwd ms':>12}")
+    print(
+        f"device {jax.devices()[0].device_kind} ({platform}); B={b} S={s} H={h}/{hk} "
+        f"D={d} {ARGS.dtype}; padding rows {int((~real).sum())}"
+    )
+    print(
+        f"{'path':<11}{'out err':>10}{'dq err':>10}{'dk err':>10}{'dv err':>10}{'fwd+bwd ms':>12}"
+    )
     results = {}
     for name in paths:
         try:
             f = fwd_bwd(path_fn(name))
             outs = jax.block_until_ready(f(*args))
-            errs = [float(jnp.max(jnp.abs(jnp.where(real, o.astype(jnp.float32), 0) - r))
-                          / jnp.max(jnp.abs(r))) for o, r in zip(outs, ref)]
+            errs = [
+                float(
+                    jnp.max(jnp.abs(jnp.where(real, o.astype(jnp.float32), 0) - r))
+                    / jnp.max(jnp.abs(r))
+                )
+                for o, r in zip(outs, ref)
+            ]
             times = []
             for _ in range(ARGS.reps):
                 t = time.perf_counter()
@@ -110,8 +126,17 @@ def main():
             msg = f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
             results[name] = {"error": msg}
             print(f"{name:<11}FAILED {msg}")
-    print(json.dumps({"device": jax.devices()[0].device_kind, "dtype": ARGS.dtype,
-                      "batch": b, "seq": s, "paths": results}))
+    print(
+        json.dumps(
+            {
+                "device": jax.devices()[0].device_kind,
+                "dtype": ARGS.dtype,
+                "batch": b,
+                "seq": s,
+                "paths": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

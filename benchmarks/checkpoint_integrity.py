@@ -15,6 +15,7 @@ its bytes (1 = the whole state). On one CPU device, into a temp dir (--dir):
 Files are fresh in the page cache for sums and verify (as after a save; a restore on a
 cold node reads the files twice, once for verify). Prints a table, then one JSON line.
 """
+
 import argparse
 import json
 import os
@@ -29,7 +30,7 @@ import numpy as np
 from lumos_jax import checkpoint, checkpoint_integrity, config_lib, parallel
 from lumos_jax.train_step import Trainer
 
-GIB = 2 ** 30
+GIB = 2**30
 
 
 def abstract_state(preset: str):
@@ -71,8 +72,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     state, nbytes, total = random_state(abstract_state(args.preset), args.fraction)
-    target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
-                                                         sharding=x.sharding), state)
+    target = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state
+    )
     root = tempfile.mkdtemp(prefix="ckpt_bench_", dir=args.dir)
     try:
         ck = checkpoint.Checkpointer(os.path.join(root, "ck"), keep=2, async_save=False)
@@ -80,15 +82,14 @@ def main(argv=None):
         save_plain = save_sums = float("inf")
         for r in range(args.repeats):  # alternating; the best of each (the first is cold)
             checkpoint.Checkpointer._write_sums = lambda self: None
-            save_plain = min(save_plain, timed(lambda: ck.save(2 * r + 1, state, {},
-                                                               force=True))[0])
+            save_plain = min(
+                save_plain, timed(lambda: ck.save(2 * r + 1, state, {}, force=True))[0]
+            )
             checkpoint.Checkpointer._write_sums = hook
-            save_sums = min(save_sums, timed(lambda: ck.save(2 * r + 2, state, {},
-                                                             force=True))[0])
+            save_sums = min(save_sums, timed(lambda: ck.save(2 * r + 2, state, {}, force=True))[0])
         step_dir = ck.step_dir(2 * args.repeats)
         sums_s, hashed = timed(lambda: checkpoint_integrity.write_sums(step_dir))
-        restore_s, _ = timed(lambda: jax.block_until_ready(
-            ck.restore(target, 2 * args.repeats)[1]))
+        restore_s, _ = timed(lambda: jax.block_until_ready(ck.restore(target, 2 * args.repeats)[1]))
         verify_s, verdict = timed(lambda: checkpoint_integrity.verify(step_dir))
         ck.close()
     finally:
@@ -96,23 +97,38 @@ def main(argv=None):
     assert verdict == ("ok", ""), verdict
 
     gib = nbytes / GIB
-    rows = [("save without sums", save_plain), ("save with sums", save_sums),
-            ("sums alone (write_sums)", sums_s), ("restore (no checks)", restore_s),
-            ("verify (sha256 of every file)", verify_s)]
-    print(f"{args.preset} train state: {total / GIB:.2f} GiB in all; benchmarked "
-          f"{gib:.2f} GiB (--fraction {args.fraction}), {hashed / GIB:.2f} GiB of files, "
-          f"{os.cpu_count()} CPUs")
+    rows = [
+        ("save without sums", save_plain),
+        ("save with sums", save_sums),
+        ("sums alone (write_sums)", sums_s),
+        ("restore (no checks)", restore_s),
+        ("verify (sha256 of every file)", verify_s),
+    ]
+    print(
+        f"{args.preset} train state: {total / GIB:.2f} GiB in all; benchmarked "
+        f"{gib:.2f} GiB (--fraction {args.fraction}), {hashed / GIB:.2f} GiB of files, "
+        f"{os.cpu_count()} CPUs"
+    )
     for name, seconds in rows:
         print(f"  {name:32s} {seconds:8.2f} s  {gib / seconds:6.2f} GiB/s")
-    print(json.dumps({
-        "preset": args.preset, "state_gib": round(gib, 3), "full_state_gib": round(total / GIB, 3),
-        "save_s": round(save_plain, 3), "save_with_sums_s": round(save_sums, 3),
-        "sums_s": round(sums_s, 3), "restore_s": round(restore_s, 3),
-        "verify_s": round(verify_s, 3),
-        # The save difference is within the disk's noise here; the sums' own time is not.
-        "sums_pct_of_save": round(100 * sums_s / save_plain, 1),
-        "restore_overhead_pct": round(100 * verify_s / restore_s, 1),
-        "sha256_gib_per_s": round(hashed / GIB / sums_s, 3)}))
+    print(
+        json.dumps(
+            {
+                "preset": args.preset,
+                "state_gib": round(gib, 3),
+                "full_state_gib": round(total / GIB, 3),
+                "save_s": round(save_plain, 3),
+                "save_with_sums_s": round(save_sums, 3),
+                "sums_s": round(sums_s, 3),
+                "restore_s": round(restore_s, 3),
+                "verify_s": round(verify_s, 3),
+                # The save difference is within the disk's noise here; the sums' own time is not.
+                "sums_pct_of_save": round(100 * sums_s / save_plain, 1),
+                "restore_overhead_pct": round(100 * verify_s / restore_s, 1),
+                "sha256_gib_per_s": round(hashed / GIB / sums_s, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

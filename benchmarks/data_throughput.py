@@ -9,6 +9,7 @@ Two synthetic record shapes, written to ArrayRecord in a temp dir first:
 Prints a table, then (last line) one JSON object with the headline figures. Samples/s
 count batch rows; tokens/s count bucket tokens (what the train step consumes).
 """
+
 import argparse
 import json
 import os
@@ -35,9 +36,21 @@ def write_records(case: str, directory: str) -> tuple[str, int]:
     vocab = layout.vocab_from_config(_config_dict(vocab_cfg))
     rng = np.random.default_rng(0)
     path = os.path.join(directory, f"{case}.array_record")
-    records.write_array_record(path, (
-        records.random_record(rng, vocab, frames=frames, height=height, width=width,
-                              text_len=text_len, record_id=f"{case}-{i}") for i in range(n)))
+    records.write_array_record(
+        path,
+        (
+            records.random_record(
+                rng,
+                vocab,
+                frames=frames,
+                height=height,
+                width=width,
+                text_len=text_len,
+                record_id=f"{case}-{i}",
+            )
+            for i in range(n)
+        ),
+    )
     return f"array_record:{path}", data_config.bucket_length(frames, height, width, text_len)
 
 
@@ -71,9 +84,14 @@ def measure(config, seconds: float, min_batches: int = 5) -> dict:
     dt = time.perf_counter() - t0
     it.close()
     rows, seq = first["tokens"].shape
-    return dict(startup_s=startup, samples_per_s=batches * rows / dt,
-                tokens_per_s=batches * rows * seq / dt, real_tokens_per_s=real / dt,
-                seq=seq, batch=rows)
+    return dict(
+        startup_s=startup,
+        samples_per_s=batches * rows / dt,
+        tokens_per_s=batches * rows * seq / dt,
+        real_tokens_per_s=real / dt,
+        seq=seq,
+        batch=rows,
+    )
 
 
 def measure_train_step(spec: str, seq_len: int, steps: int = 5) -> float:
@@ -82,6 +100,7 @@ def measure_train_step(spec: str, seq_len: int, steps: int = 5) -> float:
 
     from lumos_jax import config_lib, parallel  # pylint: disable=import-outside-toplevel
     from lumos_jax.train_step import Trainer  # pylint: disable=import-outside-toplevel
+
     c = config_lib.experiment("t2v", "tiny")
     c.data.streams.video.sources, c.data.streams.video.seq_len = spec, seq_len
     c.mesh.update(data=-1, fsdp=1, tensor=1)
@@ -107,29 +126,39 @@ def main(argv=None) -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="timed seconds per run")
     parser.add_argument("--workers", default="0,2", help="comma-separated worker counts")
     parser.add_argument("--only", choices=sorted(CASES), help="run one case")
-    parser.add_argument("--no_train_step", action="store_true",
-                        help="skip timing the tiny train step (the consumption ratio)")
+    parser.add_argument(
+        "--no_train_step",
+        action="store_true",
+        help="skip timing the tiny train step (the consumption ratio)",
+    )
     args = parser.parse_args(argv)
     workers = [int(w) for w in args.workers.split(",")]
     cases = [args.only] if args.only else list(CASES)
     summary = {}
-    print(f"{'case':8} {'workers':>7} {'batch':>5} {'seq':>6} {'start s':>8} "
-          f"{'samples/s':>10} {'tokens/s':>11} {'real tok/s':>11}")
+    print(
+        f"{'case':8} {'workers':>7} {'batch':>5} {'seq':>6} {'start s':>8} "
+        f"{'samples/s':>10} {'tokens/s':>11} {'real tok/s':>11}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases:
             spec, seq_len = write_records(case, tmp)
             for w in workers:
                 r = measure(make_config(case, spec, seq_len, w), args.seconds)
-                print(f"{case:8} {w:>7} {r['batch']:>5} {r['seq']:>6} {r['startup_s']:>8.2f} "
-                      f"{r['samples_per_s']:>10.1f} {r['tokens_per_s']:>11.0f} "
-                      f"{r['real_tokens_per_s']:>11.0f}", flush=True)
+                print(
+                    f"{case:8} {w:>7} {r['batch']:>5} {r['seq']:>6} {r['startup_s']:>8.2f} "
+                    f"{r['samples_per_s']:>10.1f} {r['tokens_per_s']:>11.0f} "
+                    f"{r['real_tokens_per_s']:>11.0f}",
+                    flush=True,
+                )
                 summary[f"{case}_w{w}_samples_per_s"] = round(r["samples_per_s"], 2)
                 summary[f"{case}_w{w}_tokens_per_s"] = round(r["tokens_per_s"])
             if case == "builtin" and not args.no_train_step:
                 train = measure_train_step(spec, seq_len)
                 ratio = summary[f"builtin_w{workers[0]}_samples_per_s"] / train
-                print(f"tiny t2v train step consumes {train:.1f} samples/s on this machine: "
-                      f"the pipeline ({workers[0]} workers) delivers {ratio:.1f}x that")
+                print(
+                    f"tiny t2v train step consumes {train:.1f} samples/s on this machine: "
+                    f"the pipeline ({workers[0]} workers) delivers {ratio:.1f}x that"
+                )
                 summary["train_step_samples_per_s"] = round(train, 2)
                 summary["pipeline_over_train_step"] = round(ratio, 1)
     summary["cpu_count"] = os.cpu_count()

@@ -10,6 +10,7 @@ best scale can differ. Every scale samples the same prompts with the same seeds,
 rows differ by the settings alone. Tuning prompts: by default the train split's grammar
 with seed 1 (`--split`, `--seed`), never the evaluator's validation / hold-out prompts. Prints a Markdown table and, last, one JSON line.
 """
+
 import argparse
 import json
 import os
@@ -28,8 +29,11 @@ def main():
     p.add_argument("--tokenizer_ckpt", required=True)
     p.add_argument("--text_tokenizer", required=True)
     p.add_argument("--scales", default="1,3,7,15")
-    p.add_argument("--temperatures", default="1.0",
-                   help="softmax temperatures of the token draw (config.sampling.temperature)")
+    p.add_argument(
+        "--temperatures",
+        default="1.0",
+        help="softmax temperatures of the token draw (config.sampling.temperature)",
+    )
     p.add_argument("--per_task", type=int, default=4)
     p.add_argument("--num_videos", type=int, default=12)
     p.add_argument("--split", default="train", help="prompt split to tune on")
@@ -38,28 +42,51 @@ def main():
     config = config_lib.experiment("t2v", "tiny")
     config.mesh.update(data=-1, fsdp=1, tensor=1)
     config.sampling.update(tokenizer_ckpt=a.tokenizer_ckpt, text_tokenizer=a.text_tokenizer)
-    gen = eval_lib.Generator(config, eval_lib.EvalOptions(
-        workdir=a.workdir, checkpoint=a.checkpoint, per_task=a.per_task,
-        num_videos=a.num_videos, baseline=False, split=a.split, seed=a.seed))
+    gen = eval_lib.Generator(
+        config,
+        eval_lib.EvalOptions(
+            workdir=a.workdir,
+            checkpoint=a.checkpoint,
+            per_task=a.per_task,
+            num_videos=a.num_videos,
+            baseline=False,
+            split=a.split,
+            seed=a.seed,
+        ),
+    )
     rows = []
-    print("| scale | temperature | GenEval overall | colours | single | two | counting | "
-          "position | "
-          "colour attr | motion direction | seconds |")
+    print(
+        "| scale | temperature | GenEval overall | colours | single | two | counting | "
+        "position | "
+        "colour attr | motion direction | seconds |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    pairs = [(float(s), float(t)) for t in a.temperatures.split(",")
-             for s in a.scales.split(",")]
+    pairs = [(float(s), float(t)) for t in a.temperatures.split(",") for s in a.scales.split(",")]
     for scale, temperature in pairs:
         config.sampling.temperature = temperature
         t0 = time.time()
         g = eval_lib.run_geneval(gen, guidance=scale)[0]
         v = eval_lib.run_vbench(gen, guidance=scale)[0]
-        row = dict(scale=scale, temperature=temperature, overall=g["overall"], colors=g["colors"],
-                   single=g["single_object"], two=g["two_object"], counting=g["counting"],
-                   position=g["position"], color_attr=g["color_attr"],
-                   motion_direction=v.get("motion_direction"), seconds=time.time() - t0)
+        row = dict(
+            scale=scale,
+            temperature=temperature,
+            overall=g["overall"],
+            colors=g["colors"],
+            single=g["single_object"],
+            two=g["two_object"],
+            counting=g["counting"],
+            position=g["position"],
+            color_attr=g["color_attr"],
+            motion_direction=v.get("motion_direction"),
+            seconds=time.time() - t0,
+        )
         rows.append(row)
-        print("| " + " | ".join(f"{x:.3g}" if isinstance(x, float) else str(x)
-                                for x in row.values()) + " |", flush=True)
+        print(
+            "| "
+            + " | ".join(f"{x:.3g}" if isinstance(x, float) else str(x) for x in row.values())
+            + " |",
+            flush=True,
+        )
     print(json.dumps(rows))
 
 

@@ -9,6 +9,7 @@ XLA's compiled memory analysis: arguments, outputs, temporaries per device. Each
 is compiled twice: as configured (chunked loss + blockwise attention) and with both
 switched off, so the saving is visible. The 80 GB line is an H100/A100-80GB device.
 """
+
 import argparse
 import json
 import os
@@ -20,8 +21,9 @@ P.add_argument("--resolution", default="384p", choices=["256p", "384p"])
 P.add_argument("--devices", type=int, default=48)
 P.add_argument("--task", default="t2v")
 ARGS = P.parse_args()
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                           f" --xla_force_host_platform_device_count={ARGS.devices}")
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={ARGS.devices}"
+)
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import jax  # noqa: E402
@@ -39,7 +41,7 @@ def measure(preset, efficient):
         c.model.attention = "dense"
         c.loss.chunk = None
     seq = c.data.streams.video.seq_len
-    r = compile_step(c, jax.devices()[:ARGS.devices], ARGS.devices, seq)
+    r = compile_step(c, jax.devices()[: ARGS.devices], ARGS.devices, seq)
     return c, seq, r
 
 
@@ -52,18 +54,25 @@ def main():
             rows.append((preset, label, dict(c.mesh), seq, r))
             key = f"{preset}_{'eff' if efficient else 'naive'}"
             summary[f"{key}_peak_gib"] = round(r.peak_bytes / GIB, 2)
-            print(f"{preset:>5} {label:<18} mesh {dict(c.mesh)} seq {seq}: args "
-                  f"{r.argument_bytes / GIB:.2f} out {r.output_bytes / GIB:.2f} alias "
-                  f"{r.alias_bytes / GIB:.2f} temp {r.temp_bytes / GIB:.2f} -> peak "
-                  f"{r.peak_bytes / GIB:.2f} GiB/device", flush=True)
+            print(
+                f"{preset:>5} {label:<18} mesh {dict(c.mesh)} seq {seq}: args "
+                f"{r.argument_bytes / GIB:.2f} out {r.output_bytes / GIB:.2f} alias "
+                f"{r.alias_bytes / GIB:.2f} temp {r.temp_bytes / GIB:.2f} -> peak "
+                f"{r.peak_bytes / GIB:.2f} GiB/device",
+                flush=True,
+            )
     print()
-    print(f"| preset | step | mesh | seq | args GiB | temps GiB | peak GiB | fits {DEVICE_GIB:.0f} GB |")
+    print(
+        f"| preset | step | mesh | seq | args GiB | temps GiB | peak GiB | fits {DEVICE_GIB:.0f} GB |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for preset, label, mesh, seq, r in rows:
         fits = "yes" if r.peak_bytes / GIB < DEVICE_GIB else "no"
-        print(f"| {preset} | {label} | {mesh['data']}x{mesh['fsdp']}x{mesh['tensor']} | {seq} | "
-              f"{r.argument_bytes / GIB:.2f} | {r.temp_bytes / GIB:.2f} | "
-              f"{r.peak_bytes / GIB:.2f} | {fits} |")
+        print(
+            f"| {preset} | {label} | {mesh['data']}x{mesh['fsdp']}x{mesh['tensor']} | {seq} | "
+            f"{r.argument_bytes / GIB:.2f} | {r.temp_bytes / GIB:.2f} | "
+            f"{r.peak_bytes / GIB:.2f} | {fits} |"
+        )
     print(json.dumps(summary))
 
 

@@ -15,6 +15,7 @@ once, so blockwise's block loops count one block, and a Pallas call counts 0); f
 also the kernels' own matmul FLOPs counted from the blocks they visit (forward twice
 under full remat, dq and dkv backward kernels).
 """
+
 import argparse
 import json
 import os
@@ -25,17 +26,21 @@ P = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 P.add_argument("--presets", default="1b,3.6b")
 P.add_argument("--resolutions", default="256p,384p")
 P.add_argument("--topologies", default="v5p:4x4x3,cpu:48")
-P.add_argument("--naive", default="yes", choices=["yes", "no"],
-               help="also compile with unchunked loss and dense attention")
+P.add_argument(
+    "--naive",
+    default="yes",
+    choices=["yes", "no"],
+    help="also compile with unchunked loss and dense attention",
+)
 ARGS = P.parse_args()
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                           " --xla_force_host_platform_device_count=48")
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=48"
+)
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from lumos_jax import config_lib  # noqa: E402
-from lumos_jax.compile_check import (GIB, HBM_GIB, compile_step, default_fsdp_mesh,  # noqa: E402
-                                     topology_devices)
+from lumos_jax.compile_check import GIB, HBM_GIB, compile_step, default_fsdp_mesh, topology_devices  # noqa: E402
 from lumos_jax.model import attention_choice, splash  # noqa: E402
 from lumos_jax.model.config import ModelConfig  # noqa: E402
 from lumos_jax.train_step import model_flops_per_token  # noqa: E402
@@ -74,9 +79,11 @@ def variants(preset, res, devices):
 
 def main():
     summary = {}
-    print("| preset | res | topology | mesh d x f | loss/attention | args GiB | temps GiB | "
-          "peak GiB/chip | HBM GiB | spare GiB | model TFLOP/step/chip | XLA TFLOP/chip | "
-          "splash kernels TFLOP/chip |")
+    print(
+        "| preset | res | topology | mesh d x f | loss/attention | args GiB | temps GiB | "
+        "peak GiB/chip | HBM GiB | spare GiB | model TFLOP/step/chip | XLA TFLOP/chip | "
+        "splash kernels TFLOP/chip |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for topology in ARGS.topologies.split(","):
         devices = topology_devices(topology)
@@ -88,16 +95,20 @@ def main():
                     c = config_for(preset, res, devices, attention, chunked)
                     seq = c.data.streams.video.seq_len
                     key = f"{preset}_{res}_{kind}_{c.model.attention}" + (
-                        "" if chunked else "_unchunked")
+                        "" if chunked else "_unchunked"
+                    )
                     try:
                         r = compile_step(c, devices, len(devices), seq)
                     except Exception as e:  # noqa: BLE001  the TPU compiler refuses OOM steps
                         m = re.search(r"temporaries \(([\d.]+)G\) exceeds available HBM", str(e))
                         if not m:
                             raise
-                        print(f"| {preset} | {res} | {topology} | - | {label} | - | {m.group(1)} "
-                              f"| does not fit: the compiler needs {m.group(1)} GiB of "
-                              f"temporaries | {hbm:.0f} | - | - | - | - |", flush=True)
+                        print(
+                            f"| {preset} | {res} | {topology} | - | {label} | - | {m.group(1)} "
+                            f"| does not fit: the compiler needs {m.group(1)} GiB of "
+                            f"temporaries | {hbm:.0f} | - | - | - | - |",
+                            flush=True,
+                        )
                         summary[f"{key}_peak_gib"] = float(m.group(1))
                         continue
                     cfg = ModelConfig.from_dict(c.model.to_dict())
@@ -105,11 +116,14 @@ def main():
                     xla = (r.flops or 0) / 1e12
                     kern = splash_kernel_tflop(cfg, seq) if cfg.attention == "splash" else None
                     peak = r.peak_bytes / GIB
-                    print(f"| {preset} | {res} ({seq}) | {topology} | {c.mesh.data}x"
-                          f"{c.mesh.fsdp} | {label} | {r.argument_bytes / GIB:.2f} | "
-                          f"{r.temp_bytes / GIB:.2f} | {peak:.2f} | {hbm:.0f} | "
-                          f"{hbm - peak:.2f} | {tf:.1f} | {xla:.1f} | "
-                          f"{'-' if kern is None else f'{kern:.1f}'} |", flush=True)
+                    print(
+                        f"| {preset} | {res} ({seq}) | {topology} | {c.mesh.data}x"
+                        f"{c.mesh.fsdp} | {label} | {r.argument_bytes / GIB:.2f} | "
+                        f"{r.temp_bytes / GIB:.2f} | {peak:.2f} | {hbm:.0f} | "
+                        f"{hbm - peak:.2f} | {tf:.1f} | {xla:.1f} | "
+                        f"{'-' if kern is None else f'{kern:.1f}'} |",
+                        flush=True,
+                    )
                     summary[f"{key}_peak_gib"] = round(peak, 2)
                     summary[f"{key}_xla_tflop"] = round(xla, 2)
                     if kern is not None:

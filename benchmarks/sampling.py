@@ -11,6 +11,7 @@ H20, one 7-frame 384p video): 77.8 s cached, 383 s without cache, 960 s next-tok
 The cached sampler's frames must not get slower faster than the context grows; the check
 is printed. The last line is one JSON object with the headline figures.
 """
+
 import argparse
 import json
 import os
@@ -46,8 +47,9 @@ def model_config():
     c = config_lib.experiment("t2v", ARGS.preset)
     m = c.model.to_dict()
     if ARGS.embed:
-        m.update(embed_dim=ARGS.embed, head_dim=ARGS.embed // m["num_heads"],
-                 mlp_dim=3 * ARGS.embed)
+        m.update(
+            embed_dim=ARGS.embed, head_dim=ARGS.embed // m["num_heads"], mlp_dim=3 * ARGS.embed
+        )
     if ARGS.layers:
         m["num_layers"] = ARGS.layers
     if ARGS.dtype:
@@ -59,9 +61,12 @@ def model_config():
 def random_params(cfg: ModelConfig, seed: int):
     """Random weights made on the device in one jitted call (no host-side init)."""
     from flax import nnx
+
     from lumos_jax.model.decoder import Decoder
-    make = jax.jit(lambda: nnx.to_pure_dict(nnx.state(
-        Decoder(cfg, rngs=nnx.Rngs(seed)), nnx.Param)))
+
+    make = jax.jit(
+        lambda: nnx.to_pure_dict(nnx.state(Decoder(cfg, rngs=nnx.Rngs(seed)), nnx.Param))
+    )
     return make()
 
 
@@ -76,29 +81,43 @@ def run_mode(cfg, params, sampling_cfg, prompt, mode):
     before = dict(sampler.stats)
     marks = []
     t0 = time.perf_counter()
-    codes = sampler.generate(params, [prompt], key,
-                             on_frame=lambda f, c: marks.append(time.perf_counter()))
+    codes = sampler.generate(
+        params, [prompt], key, on_frame=lambda f, c: marks.append(time.perf_counter())
+    )
     total = time.perf_counter() - t0
     frame_s = np.diff([t0] + marks).tolist()
-    return dict(frame_s=frame_s, total_s=total, first_run_s=first, codes=codes,
-                forward_passes=sampler.stats["forward_passes"] - before["forward_passes"],
-                tokens=sampler.stats["tokens"] - before["tokens"],
-                prompt_len=sampler.prompt_len, per=sampler.plan.per)
+    return dict(
+        frame_s=frame_s,
+        total_s=total,
+        first_run_s=first,
+        codes=codes,
+        forward_passes=sampler.stats["forward_passes"] - before["forward_passes"],
+        tokens=sampler.stats["tokens"] - before["tokens"],
+        prompt_len=sampler.prompt_len,
+        per=sampler.plan.per,
+    )
 
 
 def main():
     cfg, sc = model_config()
     vocab = sampling.vocab_for_model(cfg)
-    sc.update(height=ARGS.height, width=ARGS.width, frames=1 + 4 * (ARGS.frames - 1),
-              steps=ARGS.steps, seed=ARGS.seed)
+    sc.update(
+        height=ARGS.height,
+        width=ARGS.width,
+        frames=1 + 4 * (ARGS.frames - 1),
+        steps=ARGS.steps,
+        seed=ARGS.seed,
+    )
     rng = np.random.default_rng(ARGS.seed)
     first_text = vocab.first_text_id or vocab.video_end + 1
     prompt = rng.integers(first_text, vocab.text_size, ARGS.prompt_tokens)
     params = random_params(cfg, ARGS.seed)
-    print(f"device: {jax.devices()[0].device_kind} x{jax.device_count()}; model "
-          f"E={cfg.embed_dim} L={cfg.num_layers} H={cfg.num_heads} dtype={cfg.dtype}; "
-          f"{ARGS.frames} latent frames of {ARGS.height // 8}x{ARGS.width // 8} codes, "
-          f"T={ARGS.steps}, CFG on (2 rows), prompt {ARGS.prompt_tokens} tokens")
+    print(
+        f"device: {jax.devices()[0].device_kind} x{jax.device_count()}; model "
+        f"E={cfg.embed_dim} L={cfg.num_layers} H={cfg.num_heads} dtype={cfg.dtype}; "
+        f"{ARGS.frames} latent frames of {ARGS.height // 8}x{ARGS.width // 8} codes, "
+        f"T={ARGS.steps}, CFG on (2 rows), prompt {ARGS.prompt_tokens} tokens"
+    )
     results = {m: run_mode(cfg, params, sc, prompt, m) for m in ARGS.modes.split(",")}
     report(results)
 
@@ -107,13 +126,14 @@ def report(results):
     names = list(results)
     n = len(next(iter(results.values()))["frame_s"])
     head = "".join(f"  f{i + 1:<6d}" for i in range(n))
-    print(f"\n{'mode':<13s}{head}  {'total_s':>8s} {'passes':>7s} {'tokens':>9s} "
-          f"{'1st run_s':>9s}")
+    print(f"\n{'mode':<13s}{head}  {'total_s':>8s} {'passes':>7s} {'tokens':>9s} {'1st run_s':>9s}")
     for m in names:
         r = results[m]
         frames = "".join(f"  {s:7.3f}" for s in r["frame_s"])
-        print(f"{m:<13s}{frames}  {r['total_s']:8.2f} {r['forward_passes']:7d} "
-              f"{r['tokens']:9d} {r['first_run_s']:9.2f}")
+        print(
+            f"{m:<13s}{frames}  {r['total_s']:8.2f} {r['forward_passes']:7d} "
+            f"{r['tokens']:9d} {r['first_run_s']:9.2f}"
+        )
     out = {f"{m}_s": round(results[m]["total_s"], 3) for m in names}
     out.update({f"{m}_passes": results[m]["forward_passes"] for m in names})
     if "ardf_cache" in results:
@@ -126,11 +146,16 @@ def report(results):
                 out[f"{m}_over_cache"] = round(ratio, 2)
         growth, ctx = cache_growth(base)
         ok = growth <= ctx * 1.25  # 25% slack for timer noise on a shared machine
-        print(f"ardf_cache: last-frame / first-frame time {growth:.2f}x while the context "
-              f"grew {ctx:.2f}x: {'ok' if ok else 'GROWS FASTER THAN THE CONTEXT'}")
-        out.update(cache_frame_growth=round(growth, 2), context_growth=round(ctx, 2),
-                   cache_growth_ok=bool(ok),
-                   cache_s_per_frame=[round(s, 4) for s in base["frame_s"]])
+        print(
+            f"ardf_cache: last-frame / first-frame time {growth:.2f}x while the context "
+            f"grew {ctx:.2f}x: {'ok' if ok else 'GROWS FASTER THAN THE CONTEXT'}"
+        )
+        out.update(
+            cache_frame_growth=round(growth, 2),
+            context_growth=round(ctx, 2),
+            cache_growth_ok=bool(ok),
+            cache_s_per_frame=[round(s, 4) for s in base["frame_s"]],
+        )
         if "ardf_nocache" in results:
             same = bool(np.array_equal(base["codes"], results["ardf_nocache"]["codes"]))
             print(f"cached and uncached codes identical: {same}")

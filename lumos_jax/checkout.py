@@ -8,6 +8,7 @@ wrappers of `lumos_jax.config_lib` (in the wheel) passed by path, as
 package in a clone installed with `pip install -e .`; after a plain `pip install` it is
 missing, and `require` says so in one line instead of a deep traceback later.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,4 +28,5 @@ def require(path: str, instead: str = "") -> str:
     raise FileNotFoundError(
         f"{path} is missing: assets/ and configs/ ship with the lumos_jax repository "
         f"checkout, not with the pip package; clone the repository and run "
-        f"`pip install -e .` in it{alternative}")
+        f"`pip install -e .` in it{alternative}"
+    )

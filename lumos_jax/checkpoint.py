@@ -10,6 +10,7 @@ Restoring takes the abstract state of the current mesh as the target, so a check
 restores onto another mesh. `restore_latest` checks the sums first: a damaged step is
 moved aside (never deleted) and the previous one is used.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,8 +29,10 @@ from lumos_jax import checkpoint_integrity as integrity
 
 # How Orbax says a checkpoint holds another tree than the config builds (a config
 # change, not damage): such a step is never moved aside.
-_MISMATCH = re.compile(r"Structure mismatch|not compatible with the stored shape|"
-                       r"[Ss]hape mismatch")
+_MISMATCH = re.compile(
+    r"Structure mismatch|not compatible with the stored shape|"
+    r"[Ss]hape mismatch"
+)
 _STATUS = ("ok", "unverified", "damaged")
 
 
@@ -44,31 +47,39 @@ def _io_cause(error: BaseException) -> tuple[int | None, str]:
     seen = error
     while seen is not None:
         if isinstance(seen, OSError) and seen.errno:
-            return seen.errno, seen.strerror + (f" (writing {seen.filename})"
-                                                if seen.filename else "")
+            return seen.errno, seen.strerror + (
+                f" (writing {seen.filename})" if seen.filename else ""
+            )
         code = re.search(r"os_error_code='(\d+)'", str(seen))
         if code:
             path = re.search(r'Failed (?:writing|to write[^"]*): "([^"]+)"', str(seen))
             return int(code.group(1)), os.strerror(int(code.group(1))) + (
-                f" (writing {path.group(1)})" if path else "")
+                f" (writing {path.group(1)})" if path else ""
+            )
         seen = seen.__cause__ or seen.__context__
     return None, " ".join(str(error).split())[:300] or type(error).__name__
 
 
 class Checkpointer:
-    def __init__(self, directory: str, *, keep: int = 3, every: int = 1000,
-                 async_save: bool = True):
+    def __init__(
+        self, directory: str, *, keep: int = 3, every: int = 1000, async_save: bool = True
+    ):
         self.directory = os.path.abspath(directory)
         self.async_save = async_save
         self._saving = None  # the step Orbax is writing now (it gets the sums)
         # Always Orbax's asynchronous saver: its post-finalization hook is where the sums
         # go into the temporary directory; async_save=False waits for each save instead.
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=keep, save_interval_steps=every, create=True,
-            enable_async_checkpointing=True, cleanup_tmp_directories=True,
-            async_options=ocp.AsyncOptions(post_finalization_callback=self._write_sums))
-        self.manager = ocp.CheckpointManager(self.directory, options=options,
-                                             item_names=("state", "data", "meta"))
+            max_to_keep=keep,
+            save_interval_steps=every,
+            create=True,
+            enable_async_checkpointing=True,
+            cleanup_tmp_directories=True,
+            async_options=ocp.AsyncOptions(post_finalization_callback=self._write_sums),
+        )
+        self.manager = ocp.CheckpointManager(
+            self.directory, options=options, item_names=("state", "data", "meta")
+        )
 
     def step_dir(self, step: int) -> str:
         return os.path.join(self.directory, str(int(step)))
@@ -76,11 +87,19 @@ class Checkpointer:
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 
-    def save(self, step: int, state, data_state: dict | None, meta: dict | None = None,
-             force: bool = False) -> bool:
-        args = ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                  data=ocp.args.JsonSave(data_state or {}),
-                                  meta=ocp.args.JsonSave({"step": int(step), **(meta or {})}))
+    def save(
+        self,
+        step: int,
+        state,
+        data_state: dict | None,
+        meta: dict | None = None,
+        force: bool = False,
+    ) -> bool:
+        args = ocp.args.Composite(
+            state=ocp.args.StandardSave(state),
+            data=ocp.args.JsonSave(data_state or {}),
+            meta=ocp.args.JsonSave({"step": int(step), **(meta or {})}),
+        )
         self.wait()  # one save in flight: _saving names it
         with self._writing(int(step)):
             saved = self.manager.save(step, args=args, force=force)
@@ -106,7 +125,8 @@ class Checkpointer:
             error = CheckpointWriteError(
                 f"checkpoint step {failed} could not be written to {self.directory}: "
                 f"{cause}; the steps saved before it ({', '.join(map(str, kept)) or 'none'}) "
-                f"stay valid")
+                f"stay valid"
+            )
             error.errno = code  # set after: OSError(errno, text) would print '[Errno N]'
             raise error from e
 
@@ -116,12 +136,18 @@ class Checkpointer:
         pattern = os.path.join(self.directory, f"{self._saving}{ocp.utils.TMP_DIR_SUFFIX}*")
         found = glob.glob(pattern)
         if len(found) != 1:
-            raise RuntimeError(f"checkpoint step {self._saving}: expected one temporary "
-                               f"directory {pattern}, found {found}")
+            raise RuntimeError(
+                f"checkpoint step {self._saving}: expected one temporary "
+                f"directory {pattern}, found {found}"
+            )
         start = time.perf_counter()
         size = integrity.write_sums(found[0])
-        logging.info("checkpoint: sha256 of step %d (%.3f GiB) in %.2f s", self._saving,
-                     size / 2 ** 30, time.perf_counter() - start)
+        logging.info(
+            "checkpoint: sha256 of step %d (%.3f GiB) in %.2f s",
+            self._saving,
+            size / 2**30,
+            time.perf_counter() - start,
+        )
 
     def restore(self, abstract_state, step: int | None = None):
         """-> (step, state, data_state, meta) of one step, as saved (no checks, no
@@ -129,9 +155,14 @@ class Checkpointer:
         step = self.latest_step() if step is None else step
         if step is None:
             raise FileNotFoundError(f"no complete checkpoint in {self.directory}")
-        restored = self.manager.restore(step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore(),
-            meta=ocp.args.JsonRestore()))
+        restored = self.manager.restore(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(abstract_state),
+                data=ocp.args.JsonRestore(),
+                meta=ocp.args.JsonRestore(),
+            ),
+        )
         return step, restored["state"], restored["data"], restored["meta"]
 
     def restore_latest(self, abstract_state):
@@ -154,22 +185,29 @@ class Checkpointer:
                         raise ValueError(
                             f"checkpoint step {step} in {self.directory} does not fit this "
                             f"config or mesh ({text}); train with the config it was "
-                            f"saved with, or use another --workdir") from e
+                            f"saved with, or use another --workdir"
+                        ) from e
                     why = f"failed to load: {text}"
-            then = f"falling back to step {steps[i + 1]}" if i + 1 < len(steps) else \
-                "no earlier step is left"
+            then = (
+                f"falling back to step {steps[i + 1]}"
+                if i + 1 < len(steps)
+                else "no earlier step is left"
+            )
             moved.append(self._move_aside(step, f"{why}; {then}"))
         raise FileNotFoundError(
             f"no intact checkpoint in {self.directory}: every step was damaged and moved "
             f"aside ({', '.join(os.path.basename(m) for m in moved)}); rerun to start from "
-            f"config.init_from or from scratch, or use another --workdir")
+            f"config.init_from or from scratch, or use another --workdir"
+        )
 
     def _verify(self, step: int) -> tuple[str, str]:
         """The chief checks the sums; every process gets its verdict."""
-        status, why = integrity.verify(self.step_dir(step)) \
-            if jax.process_index() == 0 else ("ok", "")
+        status, why = (
+            integrity.verify(self.step_dir(step)) if jax.process_index() == 0 else ("ok", "")
+        )
         if jax.process_count() > 1:
             from jax.experimental import multihost_utils
+
             code = multihost_utils.broadcast_one_to_all(np.int32(_STATUS.index(status)))
             status = _STATUS[int(code)]
         return status, why
@@ -179,10 +217,16 @@ class Checkpointer:
         target = path
         if jax.process_index() == 0:
             target = integrity.move_aside(path)
-            logging.warning("checkpoint step %d in %s is damaged (%s); moved aside to %s",
-                            step, self.directory, why, os.path.basename(target))
+            logging.warning(
+                "checkpoint step %d in %s is damaged (%s); moved aside to %s",
+                step,
+                self.directory,
+                why,
+                os.path.basename(target),
+            )
         if jax.process_count() > 1:
             from jax.experimental import multihost_utils
+
             multihost_utils.sync_global_devices(f"lumos_jax moved step {step} aside")
         self.manager.reload()
         return target
@@ -230,8 +274,10 @@ def restore_params(path: str, abstract_params):
     if os.path.isdir(os.path.join(path, "state")):  # a train checkpoint: take its params
         target = {"params": abstract_params}
         args = ocp.args.PyTreeRestore(
-            item=target, restore_args=ocp.checkpoint_utils.construct_restore_args(target),
-            partial_restore=True)
+            item=target,
+            restore_args=ocp.checkpoint_utils.construct_restore_args(target),
+            partial_restore=True,
+        )
         return ocp.PyTreeCheckpointer().restore(os.path.join(path, "state"), args=args)["params"]
     if not os.path.isdir(path):
         raise FileNotFoundError(f"config init_from={path!r}: no such checkpoint directory")
@@ -245,6 +291,9 @@ def latest_complete_step(directory: str, item: str) -> int | None:
     tokenizer use it; a Checkpointer asks its own manager."""
     if not os.path.isdir(directory):
         return None
-    steps = [int(n) for n in os.listdir(directory)
-             if n.isdigit() and os.path.isdir(os.path.join(directory, n, item))]
+    steps = [
+        int(n)
+        for n in os.listdir(directory)
+        if n.isdigit() and os.path.isdir(os.path.join(directory, n, item))
+    ]
     return max(steps) if steps else None

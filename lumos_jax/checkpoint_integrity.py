@@ -12,6 +12,7 @@ damaged; a step without SHA256SUMS was saved before sums existed and is unverifi
 A damaged step is never deleted: it is renamed to `STEP.damaged-TIME` beside the steps
 (Orbax lists only integer names), so its files stay there for a post-mortem.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -94,7 +95,8 @@ def verify(directory: str) -> tuple[str, str]:
     missing = [rel for rel in sums if not os.path.isfile(os.path.join(directory, rel))]
     if missing:
         return "damaged", f"{missing[0]} is missing" + (
-            f" (and {len(missing) - 1} more files)" if len(missing) > 1 else "")
+            f" (and {len(missing) - 1} more files)" if len(missing) > 1 else ""
+        )
     actual = _hash_all(directory, list(sums))
     for rel, digest in sums.items():
         if actual[rel] != digest:

@@ -15,6 +15,7 @@ compile_check, data.prepare, export).
 Only the standard library is imported at module level: `process_defaults` must run
 before jax is imported.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,8 +29,13 @@ import sys
 
 # Device files of accelerators JAX can use: NVIDIA (and WSL2's /dev/dxg), AMD, and TPU
 # VMs (/dev/accel* up to v5e, /dev/vfio/N on v5p and v6e).
-ACCELERATOR_DEVICE_FILES = ("/dev/nvidia[0-9]*", "/dev/dxg", "/dev/kfd", "/dev/accel[0-9]*",
-                            "/dev/vfio/[0-9]*")
+ACCELERATOR_DEVICE_FILES = (
+    "/dev/nvidia[0-9]*",
+    "/dev/dxg",
+    "/dev/kfd",
+    "/dev/accel[0-9]*",
+    "/dev/vfio/[0-9]*",
+)
 EXIT_USAGE = 2  # the command line is wrong (flags, config file, config keys or values)
 EXIT_FAILURE = 1  # the run failed (missing or bad files, refused settings, non-finite loss)
 
@@ -47,8 +53,11 @@ def process_defaults(environ=None, find=glob.glob) -> dict:
     value the user set. Returns what it set."""
     environ = os.environ if environ is None else environ
     set_ = {}
-    if "JAX_PLATFORMS" not in environ and sys.platform.startswith("linux") and \
-            not accelerator_present(find):
+    if (
+        "JAX_PLATFORMS" not in environ
+        and sys.platform.startswith("linux")
+        and not accelerator_present(find)
+    ):
         # Without an accelerator JAX ends up on the CPU anyway; saying so up front skips
         # the TPU probe of libtpu (installed for compile_check's mock TPUs), which prints
         # "Unable to initialize backend 'tpu'" / "unexpected worker hostname" errors.
@@ -59,6 +68,7 @@ def process_defaults(environ=None, find=glob.glob) -> dict:
     environ.update(set_)
     if "JAX_PLATFORMS" in set_ and environ is os.environ and "jax" in sys.modules:
         import jax  # pylint: disable=import-outside-toplevel  (already imported)
+
         if not jax.config.jax_platforms:  # read at jax's import: set it the other way too
             jax.config.update("jax_platforms", "cpu")
     return set_
@@ -79,6 +89,7 @@ def tpu_compile_only_env(topology: str, environ=None) -> None:
 
 
 # ----------------------------------------------------------------------------- logging
+
 
 class _ProgressOnly(py_logging.Filter):
     """Warnings and up from everyone; INFO only from this package."""
@@ -102,19 +113,23 @@ class _RaisedToTheCaller(py_logging.Filter):
             paths.append(tb.tb_frame.f_code.co_filename)
             tb = tb.tb_next
         # TensorStore's own futures carry no Orbax frame, only the step's temporary path.
-        return not (any("/orbax/" in p.replace(os.sep, "/") for p in paths) or
-                    ".orbax-checkpoint-tmp" in str(record.exc_info[1]))
+        return not (
+            any("/orbax/" in p.replace(os.sep, "/") for p in paths)
+            or ".orbax-checkpoint-tmp" in str(record.exc_info[1])
+        )
 
 
 def _unraisable_without_closed_loops(default):
     """After a failed Orbax write, TensorStore completes the futures of the event loops
     Orbax already closed: each prints 'RuntimeError: Event loop is closed' (dozens, all
     the same, saying nothing about the cause). Those are dropped; others print as usual."""
+
     def hook(unraisable):
         value = unraisable.exc_value
         if isinstance(value, RuntimeError) and str(value) == "Event loop is closed":
             return
         default(unraisable)
+
     hook.lumos_jax = True
     return hook
 
@@ -124,6 +139,7 @@ def quiet_libraries() -> None:
     this package's INFO (progress, checkpoints) and every warning stay; an Orbax write
     error is the one line its caller raises. Idempotent."""
     from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
+
     handler = absl_logging.get_absl_handler()
     for kind in (_ProgressOnly, _RaisedToTheCaller):
         if not any(isinstance(f, kind) for f in handler.filters):
@@ -137,6 +153,7 @@ def quiet_libraries() -> None:
 
 
 # ------------------------------------------------------------------------------ errors
+
 
 def prog_name() -> str:
     """'lumos_jax.train' for `python -m lumos_jax.train`, else the script's name."""
@@ -152,8 +169,9 @@ def one_line(error: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def errors_as_one_line(prog: str, *, verbose: bool, code: int = EXIT_FAILURE,
-                       catch: tuple = (ValueError, OSError)):
+def errors_as_one_line(
+    prog: str, *, verbose: bool, code: int = EXIT_FAILURE, catch: tuple = (ValueError, OSError)
+):
     """Turns the expected errors (`catch`) into `PROG: error: ...` on stderr and
     SystemExit(code) (UsageError: 2); with `verbose` they propagate with the traceback."""
     try:
@@ -173,8 +191,11 @@ def verbosity_in(argv) -> int:
     for i, arg in enumerate(argv):
         m = re.fullmatch(r"--?(?:verbosity|v)(?:=(.*))?", arg)
         if m:
-            value = m.group(1) if m.group(1) is not None else (
-                argv[i + 1] if i + 1 < len(argv) else "0")
+            value = (
+                m.group(1)
+                if m.group(1) is not None
+                else (argv[i + 1] if i + 1 < len(argv) else "0")
+            )
     try:
         return int(value)
     except ValueError:
@@ -183,13 +204,16 @@ def verbosity_in(argv) -> int:
 
 # ------------------------------------------------------------------ config overrides
 
+
 def load_config_file(spec: str):
     """`configs/t2v.py:tiny` -> get_config('tiny') of that file (as ml_collections
     loads it), with a UsageError naming the file or preset that is wrong."""
     path, _, arg = spec.partition(":")
     if not os.path.isfile(path):
-        raise UsageError(f"--config={spec}: no config file {path!r} (expected e.g. "
-                         f"configs/t2v.py:tiny; configs/ holds t2i.py, t2v.py, i2v.py)")
+        raise UsageError(
+            f"--config={spec}: no config file {path!r} (expected e.g. "
+            f"configs/t2v.py:tiny; configs/ holds t2i.py, t2v.py, i2v.py)"
+        )
     module_spec = importlib.util.spec_from_file_location("_lumos_config_check", path)
     module = importlib.util.module_from_spec(module_spec)
     try:
@@ -211,11 +235,17 @@ def config_paths(config, prefix: str = "") -> dict:
 
 
 # What people type for the keys they change first (README "Training").
-COMMON_NAMES = {"steps": "train.steps", "num_steps": "train.steps",
-                "train_steps": "train.steps", "num_train_steps": "train.steps",
-                "lr": "optim.lr", "learning_rate": "optim.lr",
-                "batch_size": "data.batch_size", "batch": "data.batch_size",
-                "workdir": "--workdir=DIR (a flag of its own, not a config key)"}
+COMMON_NAMES = {
+    "steps": "train.steps",
+    "num_steps": "train.steps",
+    "train_steps": "train.steps",
+    "num_train_steps": "train.steps",
+    "lr": "optim.lr",
+    "learning_rate": "optim.lr",
+    "batch_size": "data.batch_size",
+    "batch": "data.batch_size",
+    "workdir": "--workdir=DIR (a flag of its own, not a config key)",
+}
 
 
 def suggest(key: str, known) -> str:
@@ -224,11 +254,13 @@ def suggest(key: str, known) -> str:
     last = key.rsplit(".", 1)[-1]
 
     def score(k):
-        return (difflib.SequenceMatcher(None, key, k).ratio() +
-                difflib.SequenceMatcher(None, last, k.rsplit(".", 1)[-1]).ratio())
+        return (
+            difflib.SequenceMatcher(None, key, k).ratio()
+            + difflib.SequenceMatcher(None, last, k.rsplit(".", 1)[-1]).ratio()
+        )
+
     best = [COMMON_NAMES[last.lower()]] if last.lower() in COMMON_NAMES else []
-    best += sorted((k for k in known if score(k) >= 1.2 and k not in best),
-                   key=lambda k: -score(k))
+    best += sorted((k for k in known if score(k) >= 1.2 and k not in best), key=lambda k: -score(k))
     return f" (did you mean {' or '.join(best[:3])}?)" if best else ""
 
 
@@ -248,8 +280,9 @@ def check_value(name: str, current, text: str) -> None:
             float(text)
     except ValueError:
         what = {bool: "true or false", int: "an integer", float: "a number"}[kind]
-        raise UsageError(f"--config.{name}={text}: expected {what} (the config's value is "
-                         f"{current!r})") from None
+        raise UsageError(
+            f"--config.{name}={text}: expected {what} (the config's value is {current!r})"
+        ) from None
 
 
 def check_config_overrides(argv, flag: str = "config") -> None:
@@ -262,12 +295,17 @@ def check_config_overrides(argv, flag: str = "config") -> None:
             spec = arg.split("=", 1)[1]
         elif arg == f"--{flag}" and i + 1 < len(argv):
             spec = argv[i + 1]
-    overrides = [(m.group(2), m.group(3), m.group(1)) for m in (
-        re.fullmatch(rf"--(no)?{flag}\.([^=]+)(?:=(.*))?", a) for a in argv) if m]
+    overrides = [
+        (m.group(2), m.group(3), m.group(1))
+        for m in (re.fullmatch(rf"--(no)?{flag}\.([^=]+)(?:=(.*))?", a) for a in argv)
+        if m
+    ]
     if spec is None:
         if overrides:
-            raise UsageError(f"--{flag}.{overrides[0][0]} needs --{flag}=FILE (e.g. "
-                             f"--{flag}=configs/t2v.py:tiny) before it")
+            raise UsageError(
+                f"--{flag}.{overrides[0][0]} needs --{flag}=FILE (e.g. "
+                f"--{flag}=configs/t2v.py:tiny) before it"
+            )
         return
     config = load_config_file(spec)
     known = config_paths(config)
@@ -276,13 +314,13 @@ def check_config_overrides(argv, flag: str = "config") -> None:
         if "[" in key:  # indexed fields: absl/ml_collections check those
             continue
         if key not in known:
-            raise UsageError(f"--{flag}.{key}: no such config key in {spec}"
-                             f"{suggest(key, leaves)}")
+            raise UsageError(f"--{flag}.{key}: no such config key in {spec}{suggest(key, leaves)}")
         if value is not None and not negated:
             check_value(key, known[key], value)
 
 
 # ------------------------------------------------------------------------- entry point
+
 
 def run(main, define_flags=None, *, catch: tuple = ()) -> None:
     """`app.run(main)` for a CLI module (call it under `if __name__ == "__main__"`).
@@ -298,18 +336,21 @@ def run(main, define_flags=None, *, catch: tuple = ()) -> None:
     prog = prog_name()
 
     def parse(argv):
-        with errors_as_one_line(prog, verbose=verbosity_in(argv[1:]) >= 1, code=EXIT_USAGE,
-                                catch=(ValueError, OSError, flags.Error, KeyError,
-                                       AttributeError, TypeError)):
+        with errors_as_one_line(
+            prog,
+            verbose=verbosity_in(argv[1:]) >= 1,
+            code=EXIT_USAGE,
+            catch=(ValueError, OSError, flags.Error, KeyError, AttributeError, TypeError),
+        ):
             check_config_overrides(argv[1:])
             return flags.FLAGS(argv)
 
     def guarded(argv):
         if flags.FLAGS.verbosity < 1:
             quiet_libraries()
-        with errors_as_one_line(prog, verbose=flags.FLAGS.verbosity >= 1,
-                                catch=(ValueError, OSError, *catch)):
+        with errors_as_one_line(
+            prog, verbose=flags.FLAGS.verbosity >= 1, catch=(ValueError, OSError, *catch)
+        ):
             return main(argv)
 
     app.run(guarded, flags_parser=parse)
-

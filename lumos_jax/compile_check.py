@@ -10,6 +10,7 @@ abstract (ShapeDtypeStruct with shardings), so nothing is allocated or executed.
 topologies need the `libtpu` wheel matching jax (`pip install .[tpu]`); `cpu:N` uses N
 emulated host devices (the 48-GPU-shaped mesh).
 """
+
 from __future__ import annotations
 
 import copy
@@ -28,9 +29,14 @@ from lumos_jax.train_step import Trainer, model_flops_per_token
 HBM_GIB = {"v5p": 95.0, "v5e": 16.0, "v6e": 32.0, "v4": 32.0, "cpu": 80.0}
 # The device_kind of each chip in parallel.PEAK_BF16_TFLOPS; cpu:N stands for the
 # paper's H100-class GPUs.
-DEVICE_KIND = {"v5p": "TPU v5p", "v5e": "TPU v5 lite", "v6e": "TPU v6 lite", "v4": "TPU v4",
-               "cpu": "H100"}
-GIB = 1024 ** 3
+DEVICE_KIND = {
+    "v5p": "TPU v5p",
+    "v5e": "TPU v5 lite",
+    "v6e": "TPU v6 lite",
+    "v4": "TPU v4",
+    "cpu": "H100",
+}
+GIB = 1024**3
 DEFAULT_TOPOLOGY = "cpu:48"  # the paper's 48 GPUs as emulated host devices
 
 
@@ -55,31 +61,43 @@ def topology_devices(topology: str):
     if kind == "cpu":
         n = int(shape)
         if len(jax.devices("cpu")) < n:
-            raise ValueError(f"--topology={topology}: only {len(jax.devices('cpu'))} CPU devices "
-                             f"exist; start with XLA_FLAGS=--xla_force_host_platform_device_count"
-                             f"={n} (the CLI does this itself)")
+            raise ValueError(
+                f"--topology={topology}: only {len(jax.devices('cpu'))} CPU devices "
+                f"exist; start with XLA_FLAGS=--xla_force_host_platform_device_count"
+                f"={n} (the CLI does this itself)"
+            )
         return jax.devices("cpu")[:n]
     if kind not in HBM_GIB:
-        raise ValueError(f"--topology={topology}: unknown chip {kind!r}; expected one of "
-                         f"{sorted(HBM_GIB)} (e.g. v5p:4x4x3) or cpu:N")
+        raise ValueError(
+            f"--topology={topology}: unknown chip {kind!r}; expected one of "
+            f"{sorted(HBM_GIB)} (e.g. v5p:4x4x3) or cpu:N"
+        )
     try:
         import libtpu  # noqa: F401  pylint: disable=unused-import  (presence check)
     except ImportError as e:
-        raise RuntimeError(f"--topology={topology} needs the libtpu wheel matching jax: "
-                           "pip install '.[tpu]'") from e
+        raise RuntimeError(
+            f"--topology={topology} needs the libtpu wheel matching jax: pip install '.[tpu]'"
+        ) from e
     # Every jax process on a machine with libtpu installed takes libtpu's single-process
     # lockfile; a compile-only client must not be refused because another one runs.
     os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
     cli.tpu_compile_only_env(topology)
     from jax.experimental import topologies
+
     chip_config = "megacore" if kind in ("v5p", "v4") else "default"
     try:
         topo = topologies.get_topology_desc(
-            platform="tpu", topology_name=topology, chip_config_name=chip_config,
-            chips_per_host_bounds=(2, 2, 1), num_slices=1)
+            platform="tpu",
+            topology_name=topology,
+            chip_config_name=chip_config,
+            chips_per_host_bounds=(2, 2, 1),
+            num_slices=1,
+        )
     except Exception as e:  # libtpu raises plain RuntimeErrors; name what was asked for
-        raise RuntimeError(f"--topology={topology}: libtpu could not build it ({e}); check "
-                           "the name and that libtpu matches the installed jax") from e
+        raise RuntimeError(
+            f"--topology={topology}: libtpu could not build it ({e}); check "
+            "the name and that libtpu matches the installed jax"
+        ) from e
     return topo.devices
 
 
@@ -88,8 +106,7 @@ def default_fsdp_mesh(config, n: int, tensor: int = 1) -> dict:
     width divides them; otherwise the largest dividing fsdp group with data parallelism
     across groups (hybrid sharding), e.g. 1b (embed 2048) on 48 devices -> data 3 x fsdp 16."""
     if tensor < 1 or n % tensor:
-        raise ValueError(f"config mesh.tensor={tensor} does not divide the topology's "
-                         f"{n} devices")
+        raise ValueError(f"config mesh.tensor={tensor} does not divide the topology's {n} devices")
     m = n // tensor
     e = config.model.embed_dim
     fsdp = m
@@ -112,19 +129,26 @@ def compile_step(config, devices, batch_size: int, seq_len: int) -> CompileRepor
     try:
         mesh = parallel.make_mesh(shape, devices=devices)
     except ValueError as e:
-        raise ValueError(f"config mesh {shape} does not divide the topology's "
-                         f"{len(devices)} devices: {e}") from e
+        raise ValueError(
+            f"config mesh {shape} does not divide the topology's {len(devices)} devices: {e}"
+        ) from e
     trainer = Trainer(config, mesh)
     with jax.set_mesh(mesh):
-        lowered = trainer.jit_train_step().lower(trainer.abstract_state(),
-                                                 trainer.abstract_batch(batch_size, seq_len))
+        lowered = trainer.jit_train_step().lower(
+            trainer.abstract_state(), trainer.abstract_batch(batch_size, seq_len)
+        )
         compiled = lowered.compile()
     mem = compiled.memory_analysis()
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    return CompileReport(len(devices), mem.argument_size_in_bytes, mem.output_size_in_bytes,
-                         mem.alias_size_in_bytes, mem.temp_size_in_bytes,
-                         (cost or {}).get("flops"))
+    return CompileReport(
+        len(devices),
+        mem.argument_size_in_bytes,
+        mem.output_size_in_bytes,
+        mem.alias_size_in_bytes,
+        mem.temp_size_in_bytes,
+        (cost or {}).get("flops"),
+    )
 
 
 def _print_report(config, topology, report: CompileReport, batch, seq, mfu):
@@ -135,28 +159,45 @@ def _print_report(config, topology, report: CompileReport, batch, seq, mfu):
     flops = model_flops_per_token(cfg, seq) * tokens
     peak = parallel.peak_bf16_tflops(DEVICE_KIND[kind])
     step_s = flops / (report.devices * peak * 1e12 * mfu)
-    print(f"topology {topology}: {report.devices} devices, mesh {dict(config.mesh)}, "
-          f"attention {config.model.attention}")
-    print(f"  per device: arguments {report.argument_bytes / GIB:8.2f} GiB  outputs "
-          f"{report.output_bytes / GIB:8.2f} GiB  aliased {report.alias_bytes / GIB:8.2f} GiB  "
-          f"temporaries {report.temp_bytes / GIB:8.2f} GiB")
-    print(f"  peak {report.peak_bytes / GIB:.2f} GiB of {hbm:.0f} GiB "
-          f"({'fits' if report.peak_bytes / GIB < hbm else 'DOES NOT FIT'}, "
-          f"{hbm - report.peak_bytes / GIB:.2f} GiB spare)")
+    print(
+        f"topology {topology}: {report.devices} devices, mesh {dict(config.mesh)}, "
+        f"attention {config.model.attention}"
+    )
+    print(
+        f"  per device: arguments {report.argument_bytes / GIB:8.2f} GiB  outputs "
+        f"{report.output_bytes / GIB:8.2f} GiB  aliased {report.alias_bytes / GIB:8.2f} GiB  "
+        f"temporaries {report.temp_bytes / GIB:8.2f} GiB"
+    )
+    print(
+        f"  peak {report.peak_bytes / GIB:.2f} GiB of {hbm:.0f} GiB "
+        f"({'fits' if report.peak_bytes / GIB < hbm else 'DOES NOT FIT'}, "
+        f"{hbm - report.peak_bytes / GIB:.2f} GiB spare)"
+    )
     xla = f"{report.flops:.3e}" if report.flops else "n/a"
     # A Pallas kernel (splash) is a custom call: XLA's cost analysis counts it as 0 FLOPs.
-    print(f"  model FLOPs/step {flops:.3e} (XLA cost analysis, per device, loops once, "
-          f"Pallas kernels not counted: {xla})")
+    print(
+        f"  model FLOPs/step {flops:.3e} (XLA cost analysis, per device, loops once, "
+        f"Pallas kernels not counted: {xla})"
+    )
     print(f"  at MFU {mfu:.0%}: {step_s:.2f} s/step, {tokens / step_s:,.0f} tokens/s")
 
 
-def sweep(config, topology, devices, batch_per_device, seq, tensors=(1, 2, 4),
-          remats=("full", "save_qkv", "dots_no_batch", "none"), micros=(1, 2)):
+def sweep(
+    config,
+    topology,
+    devices,
+    batch_per_device,
+    seq,
+    tensors=(1, 2, 4),
+    remats=("full", "save_qkv", "dots_no_batch", "none"),
+    micros=(1, 2),
+):
     """Compile every (tensor, remat, micro-batches) combination; print which fit."""
     kind = topology.split(":")[0]
     n = len(devices)
-    print(f"| mesh d x f x t | remat | micro-batches | peak GiB/chip | "
-          f"fits {HBM_GIB[kind]:.0f} GiB |")
+    print(
+        f"| mesh d x f x t | remat | micro-batches | peak GiB/chip | fits {HBM_GIB[kind]:.0f} GiB |"
+    )
     print("|---|---|---|---|---|")
     rows = []
     for t in tensors:
@@ -177,8 +218,10 @@ def sweep(config, topology, devices, batch_per_device, seq, tensors=(1, 2, 4),
                     peak, fits = float("nan"), f"compile failed: {str(e).splitlines()[0][:60]}"
                 rows.append((dict(c.mesh), remat, micro, peak, fits))
                 m = c.mesh
-                print(f"| {m.data}x{m.fsdp}x{m.tensor} | {remat} | {micro} | {peak:.2f} | "
-                      f"{fits} |", flush=True)
+                print(
+                    f"| {m.data}x{m.fsdp}x{m.tensor} | {remat} | {micro} | {peak:.2f} | {fits} |",
+                    flush=True,
+                )
     return rows
 
 
@@ -204,8 +247,12 @@ def _define_flags():
     flags.DEFINE_integer("batch_per_device", 1, "Sequences per device.")
     flags.DEFINE_integer("seq_len", 0, "Tokens per sequence (0: the video stream's).")
     flags.DEFINE_float("mfu", 0.4, "MFU assumed for the step time estimate.")
-    flags.DEFINE_bool("sweep", False, "Table over tensor-parallel size, remat policy and "
-                      "micro-batches (each compiled; minutes per row at full size).")
+    flags.DEFINE_bool(
+        "sweep",
+        False,
+        "Table over tensor-parallel size, remat policy and "
+        "micro-batches (each compiled; minutes per row at full size).",
+    )
 
 
 def _cpu_devices_from_argv(argv) -> None:
@@ -219,8 +266,9 @@ def _cpu_devices_from_argv(argv) -> None:
             topology = argv[i + 1]
     kind, _, n = topology.partition(":")
     if kind == "cpu" and n.isdigit():
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                                   f" --xla_force_host_platform_device_count={n}")
+        os.environ["XLA_FLAGS"] = (
+            os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={n}"
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ data.batch_size, optim.lr, init_from, data.streams.video.sources (and the CLIs' 
 `tokenizer(arg)` (configs/tokenizer.py): the visual tokenizer's training recipes.
 Every knob lives in the returned ConfigDict.
 """
+
 from __future__ import annotations
 
 import ml_collections
@@ -70,16 +71,39 @@ def experiment(task: str, arg: str) -> ml_collections.ConfigDict:
     c.init_from = ""  # an earlier stage's checkpoint step dir, converted params, or HF dir
     # peak_tflops: per-device peak TFLOP/s for the MFU figure; 0 = the accelerator's bf16
     # peak from parallel's table, or measured by a matmul on CPU.
-    c.train = ml_collections.ConfigDict(dict(
-        steps=100_000, micro_batches=1, log_every=50, checkpoint_every=1000,
-        keep_checkpoints=3, async_checkpoint=True, eval_every=1000, eval_batches=8,
-        profile_start=-1, profile_steps=5, peak_tflops=0.0))
-    c.optim = ml_collections.ConfigDict(dict(
-        lr=LEARNING_RATES.get(name, 1e-3), warmup_steps=500, schedule="constant",
-        total_steps=c.train.steps, end_lr_ratio=0.0, b1=0.9, b2=0.95, eps=1e-8,
-        weight_decay=0.1, clip=4.0, decay_norms=False))
-    c.distributed = ml_collections.ConfigDict(dict(
-        coordinator="", num_processes=0, process_id=-1, timeout_s=300))
+    c.train = ml_collections.ConfigDict(
+        dict(
+            steps=100_000,
+            micro_batches=1,
+            log_every=50,
+            checkpoint_every=1000,
+            keep_checkpoints=3,
+            async_checkpoint=True,
+            eval_every=1000,
+            eval_batches=8,
+            profile_start=-1,
+            profile_steps=5,
+            peak_tflops=0.0,
+        )
+    )
+    c.optim = ml_collections.ConfigDict(
+        dict(
+            lr=LEARNING_RATES.get(name, 1e-3),
+            warmup_steps=500,
+            schedule="constant",
+            total_steps=c.train.steps,
+            end_lr_ratio=0.0,
+            b1=0.9,
+            b2=0.95,
+            eps=1e-8,
+            weight_decay=0.1,
+            clip=4.0,
+            decay_norms=False,
+        )
+    )
+    c.distributed = ml_collections.ConfigDict(
+        dict(coordinator="", num_processes=0, process_id=-1, timeout_s=300)
+    )
     c.data = data_config.default_config()
     c.sampling = sampling_config.default_config(task, res or "64px")
     _link(c)
@@ -105,8 +129,14 @@ def _tiny(c: ml_collections.ConfigDict) -> None:
     """CPU-sized: fp32 compute (bf16 is emulated and slow on CPUs), no remat."""
     c.model.update(dtype="float32", remat="none", attention="auto")
     c.loss.chunk = 512
-    c.train.update(steps=3000, log_every=25, checkpoint_every=500,
-                   eval_every=500, eval_batches=4, async_checkpoint=False)
+    c.train.update(
+        steps=3000,
+        log_every=25,
+        checkpoint_every=500,
+        eval_every=500,
+        eval_batches=4,
+        async_checkpoint=False,
+    )
     c.data.batch_size = 16
     # The built-in data: ShapesMotion token records tokenised with the shipped visual
     # tokenizer, made on first use in ~/.cache/lumos_jax (lumos_jax.data.builtin).
@@ -134,9 +164,16 @@ def _paper_scale(c: ml_collections.ConfigDict, name: str, res: str) -> None:
     # Either orientation of the bucket's frame size: splash's intra-frame band.
     h, w = (p // 8 for p in sampling_config.RESOLUTIONS[res])
     frame_tokens = max(layout.tokens_per_frame(h, w), layout.tokens_per_frame(w, h))
-    c.model.update(dtype="bfloat16", param_dtype="float32", remat="full",
-                   attention="auto", block_q=512, block_k=512, scan_layers=True,
-                   max_frame_tokens=frame_tokens)
+    c.model.update(
+        dtype="bfloat16",
+        param_dtype="float32",
+        remat="full",
+        attention="auto",
+        block_q=512,
+        block_k=512,
+        scan_layers=True,
+        max_frame_tokens=frame_tokens,
+    )
     c.train.log_every = 10
     c.optim.warmup_steps = 1000
 
@@ -203,8 +240,7 @@ def tokenizer(arg: str = "tiny") -> ml_collections.ConfigDict:
     if arg == "shapes":
         _tokenizer_shapes(c)
     if arg == "dv4x8x8":
-        c.data.update(num_frames=17, height=256, width=256, num_train_clips=1024,
-                      num_eval_clips=32)
+        c.data.update(num_frames=17, height=256, width=256, num_train_clips=1024, num_eval_clips=32)
         c.batch_size = 8
         c.steps = 100_000
         c.lr = 1e-4
@@ -219,8 +255,14 @@ def _tokenizer_shapes(c: ml_collections.ConfigDict) -> None:
     assets/tokenizer_shapes). 5-frame clips (1 + 4: one latent frame of each kind) cost ~half
     of 9-frame ones per step, and the causal tokenizer still codes 17-frame clips. fg_weight:
     the objects are ~2-10% of the pixels and plain L1 + L2 reconstructs only the background."""
-    c.data.update(source="lumos_jax.data.shapes:tokenizer_clips", num_frames=5, height=64,
-                  width=64, num_train_clips=4096, num_eval_clips=16)
+    c.data.update(
+        source="lumos_jax.data.shapes:tokenizer_clips",
+        num_frames=5,
+        height=64,
+        width=64,
+        num_train_clips=4096,
+        num_eval_clips=16,
+    )
     c.batch_size = 8
     c.steps = 3000
     c.lr = 2e-3

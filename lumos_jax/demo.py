@@ -13,6 +13,7 @@ sample -> evaluate.
    in assets/README.md), or from scratch with --init_from='';
 4. `lumos_jax.evaluate`: mini-GenEval, mini-VBench, the text-ignoring baseline, a report.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,12 @@ import time
 from absl import flags
 
 from lumos_jax import checkout, cli, config_lib
-from lumos_jax.data.builtin import (ASSETS, SHIPPED_TOKENIZER, records_tokenizer,
-                                    tokenizer_fingerprint)
+from lumos_jax.data.builtin import (
+    ASSETS,
+    SHIPPED_TOKENIZER,
+    records_tokenizer,
+    tokenizer_fingerprint,
+)
 
 
 def _stage(name):
@@ -38,12 +43,14 @@ def tokenizer_stage(workdir, steps):
     c.update(steps=steps, eval_every=min(steps, c.eval_every), ckpt_every=min(steps, c.ckpt_every))
     out = os.path.join(workdir, "tokenizer")
     from lumos_jax.tokenizer import train_loop as tokenizer_training
+
     tokenizer_training.train_and_evaluate(c, out)
     return out
 
 
 def records_stage(data_dir, tokenizer_ckpt, num_train, num_val, text_tokenizer=""):
     from lumos_jax.data import prepare_job
+
     for split, num in (("train", num_train), ("validation", num_val)):
         made_by = records_tokenizer(data_dir, split)
         if made_by is not None:
@@ -52,12 +59,20 @@ def records_stage(data_dir, tokenizer_ckpt, num_train, num_val, text_tokenizer="
                 raise ValueError(
                     f"{manifest}: these token records were made with the visual tokenizer "
                     f"{made_by.get('checkpoint')}, not {tokenizer_ckpt}; use a new --workdir "
-                    f"(or delete {data_dir} and the t2v run trained on it)")
+                    f"(or delete {data_dir} and the t2v run trained on it)"
+                )
             print(f"token records for {split} already in {data_dir}")
             continue
-        prepare_job.run(prepare_job.Options(out=data_dir, tokenizer_ckpt=tokenizer_ckpt,
-                                            source="shapes", split=split, num=num,
-                                            text_tokenizer=text_tokenizer))
+        prepare_job.run(
+            prepare_job.Options(
+                out=data_dir,
+                tokenizer_ckpt=tokenizer_ckpt,
+                source="shapes",
+                split=split,
+                num=num,
+                text_tokenizer=text_tokenizer,
+            )
+        )
     return data_dir
 
 
@@ -84,11 +99,13 @@ def check_params_tokenizer(init_from, tokenizer_ckpt):
         raise ValueError(
             f"{init_from} was trained on tokens of the visual tokenizer {made_by.get('id')} "
             f"({made_by.get('checkpoint')}), not of {tokenizer_ckpt} "
-            f"({sha[:16]}): use that tokenizer, or --init_from='' to train from scratch")
+            f"({sha[:16]}): use that tokenizer, or --init_from='' to train from scratch"
+        )
 
 
-def demo_config(data_dir, tokenizer_ckpt, steps, init_from="", lr=0.0, batch_size=0,
-                warm_start=False):
+def demo_config(
+    data_dir, tokenizer_ckpt, steps, init_from="", lr=0.0, batch_size=0, warm_start=False
+):
     c = config_lib.experiment("t2v", "tiny")
     c.data.streams.video.sources = f"array_record:{data_dir}/video-train-*.array_record"
     c.data.streams.image.sources = f"array_record:{data_dir}/image-train-*.array_record"
@@ -131,27 +148,44 @@ def main(argv):
     # Shipped parameters come with the text tokenizer they were trained with.
     text_json = os.path.join(ASSETS, "t2v_tiny_tokenizer.json")
     text_json = text_json if init_from and os.path.isfile(text_json) else ""
-    data_dir = records_stage(os.path.join(workdir, "tokens"), tok, num_train, F.num_val,
-                             text_json)
+    data_dir = records_stage(os.path.join(workdir, "tokens"), tok, num_train, F.num_val, text_json)
     _stage("3/4 train the tiny text-to-video model")
     steps = F.train_steps if F.train_steps >= 0 else (100 if init_from else 600)
     config = demo_config(data_dir, tok, steps, init_from, F.lr, F.batch_size, F.warm_start)
-    print(f"{'continuing ' + init_from if init_from else 'from scratch'}: {steps} steps, "
-          f"batch {config.data.batch_size}, lr {config.optim.lr:g} ({config.optim.schedule})")
+    print(
+        f"{'continuing ' + init_from if init_from else 'from scratch'}: {steps} steps, "
+        f"batch {config.data.batch_size}, lr {config.optim.lr:g} ({config.optim.schedule})"
+    )
     from lumos_jax import train_loop
+
     train_loop.run(config, os.path.join(workdir, "t2v"))
     if not F.evaluate:
-        print(json.dumps({"minutes": round((time.time() - t0) / 60, 1), "train_steps": steps,
-                          "t2v": os.path.join(workdir, "t2v")}))
+        print(
+            json.dumps(
+                {
+                    "minutes": round((time.time() - t0) / 60, 1),
+                    "train_steps": steps,
+                    "t2v": os.path.join(workdir, "t2v"),
+                }
+            )
+        )
         return
     _stage("4/4 sample and evaluate")
     from lumos_jax import eval_lib
-    r = eval_lib.evaluate(config, eval_lib.EvalOptions(workdir=os.path.join(workdir, "t2v"),
-                                                       per_task=F.per_task,
-                                                       num_videos=F.num_videos))
-    summary = {"minutes": round((time.time() - t0) / 60, 1), **eval_lib.headline(r),
-               "init_from": init_from or None, "train_steps": steps,
-               "report": os.path.join(workdir, "t2v", "eval", "report.md")}
+
+    r = eval_lib.evaluate(
+        config,
+        eval_lib.EvalOptions(
+            workdir=os.path.join(workdir, "t2v"), per_task=F.per_task, num_videos=F.num_videos
+        ),
+    )
+    summary = {
+        "minutes": round((time.time() - t0) / 60, 1),
+        **eval_lib.headline(r),
+        "init_from": init_from or None,
+        "train_steps": steps,
+        "report": os.path.join(workdir, "t2v", "eval", "report.md"),
+    }
     print(json.dumps(summary))
 
 
@@ -159,21 +193,40 @@ def _define_flags():
     flags.DEFINE_string("workdir", "runs/demo", "Everything the demo writes goes here.")
     flags.DEFINE_string("tokenizer_ckpt", "", "Use this visual tokenizer checkpoint.")
     flags.DEFINE_integer("tokenizer_steps", 3000, "Tokenizer steps when none is shipped.")
-    flags.DEFINE_integer("num_train", -1, "Training clips (and as many images); -1: 1024 "
-                         "when continuing given parameters, 4096 from scratch.")
+    flags.DEFINE_integer(
+        "num_train",
+        -1,
+        "Training clips (and as many images); -1: 1024 "
+        "when continuing given parameters, 4096 from scratch.",
+    )
     flags.DEFINE_integer("num_val", 256, "Validation clips.")
-    flags.DEFINE_string("init_from", "shipped", "t2v start: 'shipped' (assets/t2v_tiny_params "
-                        "if present, else scratch), '' (scratch) or a params/checkpoint dir.")
-    flags.DEFINE_integer("train_steps", -1, "Steps of the t2v model; -1: 100 from given "
-                         "parameters, 600 from scratch.")
+    flags.DEFINE_string(
+        "init_from",
+        "shipped",
+        "t2v start: 'shipped' (assets/t2v_tiny_params "
+        "if present, else scratch), '' (scratch) or a params/checkpoint dir.",
+    )
+    flags.DEFINE_integer(
+        "train_steps",
+        -1,
+        "Steps of the t2v model; -1: 100 from given parameters, 600 from scratch.",
+    )
     flags.DEFINE_integer("batch_size", 0, "t2v batch size; 0: the tiny config's (16).")
     flags.DEFINE_bool("evaluate", True, "Run stage 4 (sample and evaluate).")
-    flags.DEFINE_bool("warm_start", False, "--init_from params were trained on another "
-                      "visual tokenizer's codes: start from them anyway (the text side "
-                      "carries over; the visual codes are relearned) with the from-scratch "
-                      "schedule (lr 1e-3 cosine) instead of refusing them.")
-    flags.DEFINE_float("lr", 0.0, "Peak learning rate; 0: 1e-3 (cosine) from scratch, "
-                       "1e-4 (constant) when continuing given parameters.")
+    flags.DEFINE_bool(
+        "warm_start",
+        False,
+        "--init_from params were trained on another "
+        "visual tokenizer's codes: start from them anyway (the text side "
+        "carries over; the visual codes are relearned) with the from-scratch "
+        "schedule (lr 1e-3 cosine) instead of refusing them.",
+    )
+    flags.DEFINE_float(
+        "lr",
+        0.0,
+        "Peak learning rate; 0: 1e-3 (cosine) from scratch, "
+        "1e-4 (constant) when continuing given parameters.",
+    )
     flags.DEFINE_integer("per_task", 6, "mini-GenEval prompts per task.")
     flags.DEFINE_integer("num_videos", 24, "mini-VBench prompts.")
 

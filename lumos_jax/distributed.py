@@ -11,6 +11,7 @@ A process that cannot reach its coordinator, or whose peers never arrive, exits 
 code EXIT_NO_COORDINATOR after `timeout_s` and a message naming the address: jax itself
 would either abort with a bare DEADLINE_EXCEEDED or, on some paths, wait much longer.
 """
+
 from __future__ import annotations
 
 import os
@@ -70,8 +71,13 @@ def slurm_settings(env=os.environ) -> dict | None:
     local = None
     if ntasks > len(nodes) and "SLURM_LOCALID" in env:
         local = [int(env["SLURM_LOCALID"])]
-    return dict(coordinator=f"{nodes[0]}:{port}", num_processes=ntasks,
-                process_id=int(env["SLURM_PROCID"]), local_device_ids=local, source="slurm")
+    return dict(
+        coordinator=f"{nodes[0]}:{port}",
+        num_processes=ntasks,
+        process_id=int(env["SLURM_PROCID"]),
+        local_device_ids=local,
+        source="slurm",
+    )
 
 
 def resolve(cfg, env=os.environ) -> dict | None:
@@ -82,29 +88,43 @@ def resolve(cfg, env=os.environ) -> dict | None:
                 f"config distributed.coordinator={cfg.coordinator!r} needs "
                 f"distributed.num_processes >= 1 and 0 <= distributed.process_id < "
                 f"num_processes; got num_processes={cfg.num_processes}, "
-                f"process_id={cfg.process_id}")
-        settings = dict(coordinator=cfg.coordinator, num_processes=int(cfg.num_processes),
-                        process_id=int(cfg.process_id), local_device_ids=None,
-                        source="config.distributed")
+                f"process_id={cfg.process_id}"
+            )
+        settings = dict(
+            coordinator=cfg.coordinator,
+            num_processes=int(cfg.num_processes),
+            process_id=int(cfg.process_id),
+            local_device_ids=None,
+            source="config.distributed",
+        )
     elif env.get("LUMOS_COORDINATOR"):
         missing = [k for k in ("LUMOS_NUM_PROCESSES", "LUMOS_PROCESS_ID") if k not in env]
         if missing:
-            raise ValueError(f"LUMOS_COORDINATOR={env['LUMOS_COORDINATOR']} is set but "
-                             f"{' and '.join(missing)} not: set all three")
-        settings = dict(coordinator=env["LUMOS_COORDINATOR"],
-                        num_processes=int(env["LUMOS_NUM_PROCESSES"]),
-                        process_id=int(env["LUMOS_PROCESS_ID"]), local_device_ids=None,
-                        source="LUMOS_* environment")
+            raise ValueError(
+                f"LUMOS_COORDINATOR={env['LUMOS_COORDINATOR']} is set but "
+                f"{' and '.join(missing)} not: set all three"
+            )
+        settings = dict(
+            coordinator=env["LUMOS_COORDINATOR"],
+            num_processes=int(env["LUMOS_NUM_PROCESSES"]),
+            process_id=int(env["LUMOS_PROCESS_ID"]),
+            local_device_ids=None,
+            source="LUMOS_* environment",
+        )
     elif (slurm := slurm_settings(env)) is not None:
         settings = slurm
-    elif env.get("LUMOS_DISTRIBUTED") == "auto" or \
-            env.get("TPU_WORKER_HOSTNAMES", "").count(",") >= 1:
+    elif (
+        env.get("LUMOS_DISTRIBUTED") == "auto"
+        or env.get("TPU_WORKER_HOSTNAMES", "").count(",") >= 1
+    ):
         return dict(auto=True, source="jax cluster detection (TPU pod)")
     else:
         return None
     if ":" not in settings["coordinator"]:
-        raise ValueError(f"coordinator {settings['coordinator']!r} (from {settings['source']})"
-                         " needs a port: HOST:PORT")
+        raise ValueError(
+            f"coordinator {settings['coordinator']!r} (from {settings['source']})"
+            " needs a port: HOST:PORT"
+        )
     if settings["num_processes"] == 1:
         return None  # nothing to coordinate; skip binding a port
     return settings
@@ -124,23 +144,31 @@ def initialize(cfg, env=os.environ) -> None:
         logging.info("distributed: %s, timeout %d s", settings["source"], timeout_s)
         with _Watchdog(timeout_s, "the coordinator found by jax's cluster detection", None):
             jax.distributed.initialize(initialization_timeout=timeout_s + _JAX_GRACE_S)
-        logging.info("distributed: process %d of %d", jax.process_index(),
-                     jax.process_count())
+        logging.info("distributed: process %d of %d", jax.process_index(), jax.process_count())
         return
-    logging.info("distributed: process %d of %d, coordinator %s (from %s), timeout %d s",
-                 settings["process_id"], settings["num_processes"], settings["coordinator"],
-                 settings["source"], timeout_s)
-    what = (f"process {settings['process_id']} of {settings['num_processes']} could not "
-            f"join the coordinator at {settings['coordinator']}")
+    logging.info(
+        "distributed: process %d of %d, coordinator %s (from %s), timeout %d s",
+        settings["process_id"],
+        settings["num_processes"],
+        settings["coordinator"],
+        settings["source"],
+        timeout_s,
+    )
+    what = (
+        f"process {settings['process_id']} of {settings['num_processes']} could not "
+        f"join the coordinator at {settings['coordinator']}"
+    )
     with _Watchdog(timeout_s, what, settings["coordinator"]):
         # 'deactivate': the values above are final. Otherwise jax's SLURM detection would
         # fill local_device_ids=[SLURM_LOCALID] and hide 7 of a node's 8 GPUs.
-        jax.distributed.initialize(coordinator_address=settings["coordinator"],
-                                   num_processes=settings["num_processes"],
-                                   process_id=settings["process_id"],
-                                   local_device_ids=settings["local_device_ids"],
-                                   cluster_detection_method="deactivate",
-                                   initialization_timeout=timeout_s + _JAX_GRACE_S)
+        jax.distributed.initialize(
+            coordinator_address=settings["coordinator"],
+            num_processes=settings["num_processes"],
+            process_id=settings["process_id"],
+            local_device_ids=settings["local_device_ids"],
+            cluster_detection_method="deactivate",
+            initialization_timeout=timeout_s + _JAX_GRACE_S,
+        )
 
 
 def _use_cpu_collectives(env) -> None:
@@ -182,12 +210,16 @@ class _Watchdog:
     def _fire(self):
         hint = ""
         if self.address is not None:
-            hint = (" (the coordinator port accepts connections: some other process never "
-                    "joined)" if port_open(self.address) else
-                    " (nothing listens there: is process 0 running, and the host:port right?)")
-        msg = (f"lumos_jax.distributed: {self.what} within {self.timeout_s} s "
-               f"(waited {time.monotonic() - self.start:.1f} s; config "
-               f"distributed.timeout_s){hint}")
+            hint = (
+                " (the coordinator port accepts connections: some other process never joined)"
+                if port_open(self.address)
+                else " (nothing listens there: is process 0 running, and the host:port right?)"
+            )
+        msg = (
+            f"lumos_jax.distributed: {self.what} within {self.timeout_s} s "
+            f"(waited {time.monotonic() - self.start:.1f} s; config "
+            f"distributed.timeout_s){hint}"
+        )
         logging.error(msg)
         print(msg, file=sys.stderr, flush=True)
         os._exit(EXIT_NO_COORDINATOR)

@@ -8,6 +8,7 @@ text-ignoring baseline: the same model with the prompt dropped (guidance 0 keeps
 unconditional branch, the sequence from video_start without text). Writes
 DIR/eval/metrics.json, report.md, grid.png, sample gifs and curves.png.
 """
+
 from __future__ import annotations
 
 import copy
@@ -23,9 +24,9 @@ from absl import logging
 from lumos_jax import layout, parallel, pixels, report, sampling, video_io
 from lumos_jax.data import builtin, shapes
 from lumos_jax.evaluation import detector, geneval, vbench
+from lumos_jax.pixels import to_model_range
 from lumos_jax.progress import Progress
 from lumos_jax.sampling import loaders
-from lumos_jax.pixels import to_model_range
 from lumos_jax.tokenizer.checkpoint_io import run_tokenizer
 
 
@@ -64,11 +65,12 @@ class Generator:
         self.mesh = parallel.make_mesh(dict(config.mesh))
         self.model_cfg = loaders.model_config(config, self.mesh)
         self.params, self.ckpt = loaders.load_decoder_params(
-            self.model_cfg, self.mesh, self.vocab, workdir=opts.workdir,
-            checkpoint=opts.checkpoint)
+            self.model_cfg, self.mesh, self.vocab, workdir=opts.workdir, checkpoint=opts.checkpoint
+        )
         self.text = loaders.load_text_tokenizer(config.sampling.text_tokenizer, self.vocab)
         self.tokenizer = loaders.load_visual_tokenizer(
-            config.sampling.tokenizer_ckpt, config.sampling.tokenizer_preset, self.vocab)
+            config.sampling.tokenizer_ckpt, config.sampling.tokenizer_preset, self.vocab
+        )
         self.opts = opts
         self.seconds = 0.0
 
@@ -76,27 +78,44 @@ class Generator:
         out = []
         b = self.opts.batch
         frames = settings.latent_frames
-        progress = Progress("evaluate", len(captions), log=logging.info,
-                            unit="image" if frames == 1 else "video")
+        progress = Progress(
+            "evaluate", len(captions), log=logging.info, unit="image" if frames == 1 else "video"
+        )
         for i in range(0, len(captions), b):
-            chunk = list(captions[i:i + b])
+            chunk = list(captions[i : i + b])
             pad = b - len(chunk)  # one static batch shape: one compiled sampler
-            ids = [self.text.encode_prompt(c, width=settings.width, height=settings.height,
-                                           frames=settings.frames, fps=settings.fps)
-                   for c in chunk + chunk[:1] * pad]
+            ids = [
+                self.text.encode_prompt(
+                    c,
+                    width=settings.width,
+                    height=settings.height,
+                    frames=settings.frames,
+                    fps=settings.fps,
+                )
+                for c in chunk + chunk[:1] * pad
+            ]
             first = None
             if first_frames is not None:
-                f = np.asarray(first_frames[i:i + b])
+                f = np.asarray(first_frames[i : i + b])
                 first = np.concatenate([f, np.repeat(f[:1], pad, 0)]) if pad else f
             t0 = time.perf_counter()
 
             def on_frame(f, _, done=i, n=len(chunk)):  # a line at least every 30 s
                 progress.update(done + n * (f + 1) / frames)
-            codes = sampling.generate(self.model_cfg, self.params, ids, settings,
-                                      jax.random.key(seed + i), vocab=self.vocab,
-                                      mesh=self.mesh, first_frames=first, on_frame=on_frame)
+
+            codes = sampling.generate(
+                self.model_cfg,
+                self.params,
+                ids,
+                settings,
+                jax.random.key(seed + i),
+                vocab=self.vocab,
+                mesh=self.mesh,
+                first_frames=first,
+                on_frame=on_frame,
+            )
             self.seconds += time.perf_counter() - t0
-            video = run_tokenizer(self.tokenizer, "decode", codes[:len(chunk)])
+            video = run_tokenizer(self.tokenizer, "decode", codes[: len(chunk)])
             out.append(video_io.to_uint8(video))
         return np.concatenate(out)
 
@@ -117,16 +136,16 @@ def run_geneval(gen: Generator, guidance=None, split=None):
 
 def run_vbench(gen: Generator, guidance=None, i2v=False):
     c = gen.config.sampling
-    metas = vbench.make_prompts(gen.opts.split, gen.opts.num_videos, gen.opts.seed,
-                                c.height, c.width, c.frames)
+    metas = vbench.make_prompts(
+        gen.opts.split, gen.opts.num_videos, gen.opts.seed, c.height, c.width, c.frames
+    )
     settings = _settings(gen.config, gen.vocab, frames=c.frames, guidance=guidance)
     first = None
     if i2v:
         frames0 = np.stack([shapes.render_clip(m)[0] for m in metas])
         first = gen.encode_first_frames(frames0)
     videos = gen([m["caption"] for m in metas], settings, gen.opts.seed + 7, first)
-    samples = [(m, v, shapes.render_clip(m)[0]) if i2v else (m, v)
-               for m, v in zip(metas, videos)]
+    samples = [(m, v, shapes.render_clip(m)[0]) if i2v else (m, v) for m, v in zip(metas, videos)]
     return vbench.evaluate(samples), videos, metas
 
 
@@ -142,8 +161,7 @@ def side_by_side(gen: Generator, truth: np.ndarray, generated: np.ndarray) -> np
     return np.concatenate([truth, reconstruct(gen.tokenizer, truth), generated], axis=3)
 
 
-def reconstruction_upper_bound(tokenizer, split="validation", num=24, seed=0,
-                               frames=(0, 8, 16)):
+def reconstruction_upper_bound(tokenizer, split="validation", num=24, seed=0, frames=(0, 8, 16)):
     """What generation can reach at best: the detector on tokenizer reconstructions.
 
     Encodes and decodes `num` ShapesMotion clips of `split`; returns PSNR (dB) and the
@@ -158,8 +176,11 @@ def reconstruction_upper_bound(tokenizer, split="validation", num=24, seed=0,
         for f in frames:
             want = sorted((e[0], e[1]) for e in detector.expected_objects(meta, f))
             exact.append(want == sorted((d.color, d.shape) for d in detector.detect(video[f])))
-    return {"psnr_db": float(pixels.psnr_db(mse, floor=1e-12)),
-            "detector_exact": float(np.mean(exact)), "frames_checked": len(exact)}
+    return {
+        "psnr_db": float(pixels.psnr_db(mse, floor=1e-12)),
+        "detector_exact": float(np.mean(exact)),
+        "frames_checked": len(exact),
+    }
 
 
 def model_origin(init_from: str) -> dict | None:
@@ -191,8 +212,11 @@ def evaluate(config, opts: EvalOptions) -> dict:
     builtin.resolve(config, builtin.TOKENIZER_KEYS)  # the tiny presets' tokenizers
     gen = Generator(config, opts)  # checkpoint and tokenizers load before out is made
     os.makedirs(out, exist_ok=True)
-    results = {"checkpoint": gen.ckpt, "split": opts.split,
-               "init_from": model_origin(config.get("init_from", ""))}
+    results = {
+        "checkpoint": gen.ckpt,
+        "split": opts.split,
+        "init_from": model_origin(config.get("init_from", "")),
+    }
     g, images, image_prompts = run_geneval(gen)
     v, videos, video_metas = run_vbench(gen)
     results.update(geneval=g, vbench=v)
@@ -203,8 +227,9 @@ def evaluate(config, opts: EvalOptions) -> dict:
     # The first 8 image prompts (one sample each) and videos: truth | reconstruction | model.
     firsts = list(range(0, len(image_prompts), opts.samples_per_prompt))[:8]
     s = config.sampling
-    truth = np.stack([geneval.reference_image(image_prompts[i], opts.seed, s.height, s.width)
-                      for i in firsts])
+    truth = np.stack(
+        [geneval.reference_image(image_prompts[i], opts.seed, s.height, s.width) for i in firsts]
+    )
     image_panels = side_by_side(gen, truth[:, None], images[firsts][:, None])[:, 0]
     truth = np.stack([shapes.render_clip(m) for m in video_metas[:8]])
     video_panels = side_by_side(gen, truth, videos[:8])
@@ -215,10 +240,13 @@ def evaluate(config, opts: EvalOptions) -> dict:
     with open(os.path.join(out, "metrics.json"), "w") as f:
         json.dump(results, f, indent=1, default=float)
     samples = report.Samples(
-        images=images, image_captions=[p["prompt"] for p in image_prompts],
+        images=images,
+        image_captions=[p["prompt"] for p in image_prompts],
         image_panels=image_panels,
         image_panel_captions=[image_prompts[i]["prompt"] for i in firsts],
-        video_panels=video_panels, video_captions=[m["caption"] for m in video_metas[:8]])
+        video_panels=video_panels,
+        video_captions=[m["caption"] for m in video_metas[:8]],
+    )
     report.write(out, results, config, samples, _metric_files(config, opts.workdir))
     logging.info("evaluation written to %s", out)
     return results
@@ -233,6 +261,7 @@ def headline(results: dict) -> dict:
     out["compositional_holdout"] = results.get("geneval_holdout", {}).get("overall")
     out["baseline_geneval_overall"] = base.get("overall")
     out["baseline_motion_direction_t2v"] = results.get("baseline_vbench", {}).get(
-        "motion_direction")
+        "motion_direction"
+    )
     out["tokenizer_exact"] = results.get("tokenizer_upper_bound", {}).get("detector_exact")
     return out

@@ -8,6 +8,7 @@ A thin CLI over lumos_jax.eval_lib (what is sampled, scored and written is descr
 there). Writes DIR/eval/metrics.json, report.md, grid.png, sample gifs and curves.png and
 prints the headline figures as one JSON line.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,9 +35,15 @@ def main(argv):
     if len(argv) > 1:
         raise cli.UsageError(f"unexpected arguments {argv[1:]}")
     F = flags.FLAGS
-    opts = eval_lib.EvalOptions(workdir=F.workdir, out=F.out, checkpoint=F.checkpoint,
-                                per_task=F.per_task, samples_per_prompt=F.samples_per_prompt,
-                                num_videos=F.num_videos, baseline=F.baseline)
+    opts = eval_lib.EvalOptions(
+        workdir=F.workdir,
+        out=F.out,
+        checkpoint=F.checkpoint,
+        per_task=F.per_task,
+        samples_per_prompt=F.samples_per_prompt,
+        num_videos=F.num_videos,
+        baseline=F.baseline,
+    )
     r = eval_lib.evaluate(F.config, opts)
     print(json.dumps(eval_lib.headline(r)))
 

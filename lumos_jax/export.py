@@ -9,6 +9,7 @@ no optimizer moments, no data-iterator state. The demo ships one in
 assets/t2v_tiny_params. Orbax writes into a temporary directory and renames it when
 complete, so an interrupted export never leaves a directory that looks finished.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,10 @@ def export_params(step_dir: str, out: str, note: str = "") -> dict:
     step_dir = os.path.abspath(os.path.expanduser(step_dir))
     state_dir = os.path.join(step_dir, "state")
     if not os.path.isdir(state_dir):
-        raise FileNotFoundError(f"--checkpoint={step_dir}: no state/ item; expected a step "
-                                f"directory WORKDIR/checkpoints/STEP of lumos_jax.train")
+        raise FileNotFoundError(
+            f"--checkpoint={step_dir}: no state/ item; expected a step "
+            f"directory WORKDIR/checkpoints/STEP of lumos_jax.train"
+        )
     out = os.path.abspath(os.path.expanduser(out))
     if os.path.exists(out):
         raise FileExistsError(f"--out={out} exists; remove it first")
@@ -63,9 +66,12 @@ def export_params(step_dir: str, out: str, note: str = "") -> dict:
     ckptr.save(out, params)
     ckptr.wait_until_finished()
     base = os.path.basename(step_dir)
-    info = {"source": step_dir, "step": int(base) if base.isdigit() else None,
-            "num_params": int(sum(np.size(x) for x in jax.tree.leaves(params))),
-            "note": note}
+    info = {
+        "source": step_dir,
+        "step": int(base) if base.isdigit() else None,
+        "num_params": int(sum(np.size(x) for x in jax.tree.leaves(params))),
+        "note": note,
+    }
     workdir_config = os.path.join(os.path.dirname(os.path.dirname(step_dir)), "config.json")
     if os.path.isfile(workdir_config):
         with open(workdir_config) as f:
@@ -79,12 +85,14 @@ def export_params(step_dir: str, out: str, note: str = "") -> dict:
 
 def main(argv=None) -> int:
     import argparse  # pylint: disable=import-outside-toplevel
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", required=True, help="WORKDIR/checkpoints/STEP")
     p.add_argument("--out", required=True, help="new directory for the params")
     p.add_argument("--note", default="", help="free text kept in export_info.json")
-    p.add_argument("-v", "--verbosity", type=int, default=0,
-                   help="1: show the traceback of an error")
+    p.add_argument(
+        "-v", "--verbosity", type=int, default=0, help="1: show the traceback of an error"
+    )
     a = p.parse_args(argv)
     with cli.errors_as_one_line("lumos_jax.export", verbose=a.verbosity >= 1):
         info = export_params(a.checkpoint, a.out, a.note)

@@ -12,6 +12,7 @@ Per-token arrays produced here (all int32 numpy, shape [seq]):
   positions  [seq, 3] (t, h, w) MM-RoPE positions; non-visual tokens use t = h = w = index
   visual     1 for visual content tokens (codes and the row newlines), else 0
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -65,13 +66,20 @@ class Vocab:
 
     def validate(self) -> None:
         specials = dict(
-            bos=self.bos, separator=self.separator, image_start=self.image_start,
-            image_end=self.image_end, newline=self.newline, mask=self.mask,
-            video_start=self.video_start, video_end=self.video_end)
+            bos=self.bos,
+            separator=self.separator,
+            image_start=self.image_start,
+            image_end=self.image_end,
+            newline=self.newline,
+            mask=self.mask,
+            video_start=self.video_start,
+            video_end=self.video_end,
+        )
         for name, i in specials.items():
             if not 0 <= i < self.text_size:
-                raise ValueError(f"vocab.{name}={i} is not inside the text range "
-                                 f"[0, {self.text_size})")
+                raise ValueError(
+                    f"vocab.{name}={i} is not inside the text range [0, {self.text_size})"
+                )
         size_ids = range(self.size_base, self.size_base + self.max_size_value)
         clash = [n for n, i in specials.items() if i in size_ids and n != "bos"]
         if clash:
@@ -82,10 +90,22 @@ class Vocab:
 
 def release_vocab() -> Vocab:
     """The released Lumos-1 vocabulary: 65,536 Chameleon text ids + 64,000 Cosmos codes."""
-    return Vocab(text_size=65536, visual_size=64000, visual_offset=65536, bos=0,
-                 separator=8710, image_start=8197, image_end=8196, newline=8803,
-                 size_base=8804, max_size_value=9003 - 8804, mask=9003, video_start=9004,
-                 video_end=9005, pad=0)
+    return Vocab(
+        text_size=65536,
+        visual_size=64000,
+        visual_offset=65536,
+        bos=0,
+        separator=8710,
+        image_start=8197,
+        image_end=8196,
+        newline=8803,
+        size_base=8804,
+        max_size_value=9003 - 8804,
+        mask=9003,
+        video_start=9004,
+        video_end=9005,
+        pad=0,
+    )
 
 
 def compact_vocab(text_tokens: int = 448, visual_size: int = 1000) -> Vocab:
@@ -95,10 +115,23 @@ def compact_vocab(text_tokens: int = 448, visual_size: int = 1000) -> Vocab:
     64 + i (`first_text_id`). Same type and code paths as the release vocabulary.
     """
     text_size = 64 + text_tokens
-    return Vocab(text_size=text_size, visual_size=visual_size, visual_offset=text_size,
-                 bos=0, separator=1, image_start=2, image_end=3, newline=4, size_base=8,
-                 max_size_value=56, mask=5, video_start=6, video_end=7, pad=0,
-                 first_text_id=64)
+    return Vocab(
+        text_size=text_size,
+        visual_size=visual_size,
+        visual_offset=text_size,
+        bos=0,
+        separator=1,
+        image_start=2,
+        image_end=3,
+        newline=4,
+        size_base=8,
+        max_size_value=56,
+        mask=5,
+        video_start=6,
+        video_end=7,
+        pad=0,
+        first_text_id=64,
+    )
 
 
 def vocab_from_config(cfg) -> Vocab:
@@ -112,8 +145,9 @@ def vocab_from_config(cfg) -> Vocab:
 
 def prompt_text(caption: str, *, width: int, height: int, frames: int, fps: int) -> str:
     """The release's text prompt (an image is a 1-frame video at 1 fps)."""
-    return PROMPT_TEMPLATE.format(width=width, height=height, frames=frames, fps=fps,
-                                  caption=caption)
+    return PROMPT_TEMPLATE.format(
+        width=width, height=height, frames=frames, fps=fps, caption=caption
+    )
 
 
 def tokens_per_frame(rows: int, cols: int) -> int:
@@ -141,15 +175,17 @@ def _frame_tokens(codes: np.ndarray, height: int, width: int, vocab: Vocab) -> n
     t, rows, cols = codes.shape
     grid = np.full((t, rows, cols + 1), vocab.newline, np.int32)
     grid[:, :, :cols] = vocab.visual_token(codes)
-    head = np.array([vocab.image_start, vocab.size_token(height // 32),
-                     vocab.size_token(width // 32)], np.int32)
+    head = np.array(
+        [vocab.image_start, vocab.size_token(height // 32), vocab.size_token(width // 32)], np.int32
+    )
     head = np.broadcast_to(head, (t, 3))
     tail = np.full((t, 1), vocab.image_end, np.int32)
     return np.concatenate([head, grid.reshape(t, -1), tail], axis=1)
 
 
-def frame_positions(num_frames: int, rows: int, cols: int, *, first_frame: int,
-                    s0: int, strides=(4, 8, 8)) -> np.ndarray:
+def frame_positions(
+    num_frames: int, rows: int, cols: int, *, first_frame: int, s0: int, strides=(4, 8, 8)
+) -> np.ndarray:
     """Scaled MM-RoPE positions of frames' content tokens.
 
     Returns [num_frames, rows, cols + 1, 3] with t = s0 + st*f, h = s0 + sh*r,
@@ -160,12 +196,28 @@ def frame_positions(num_frames: int, rows: int, cols: int, *, first_frame: int,
     r = np.arange(rows)[None, :, None]
     c = np.arange(cols + 1)[None, None, :]
     shape = (num_frames, rows, cols + 1)
-    return np.stack([np.broadcast_to(s0 + st * f, shape), np.broadcast_to(s0 + sh * r, shape),
-                     np.broadcast_to(s0 + sw * c, shape)], axis=-1).astype(np.int32)
+    return np.stack(
+        [
+            np.broadcast_to(s0 + st * f, shape),
+            np.broadcast_to(s0 + sh * r, shape),
+            np.broadcast_to(s0 + sw * c, shape),
+        ],
+        axis=-1,
+    ).astype(np.int32)
 
 
-def frame_block(codes: np.ndarray, *, height: int, width: int, first_frame: int, start: int,
-                s0: int | None, vocab: Vocab, strides=(4, 8, 8), rope_1d: bool = False):
+def frame_block(
+    codes: np.ndarray,
+    *,
+    height: int,
+    width: int,
+    first_frame: int,
+    start: int,
+    s0: int | None,
+    vocab: Vocab,
+    strides=(4, 8, 8),
+    rope_1d: bool = False,
+):
     """Lay out frames `first_frame..` beginning at sequence index `start`.
 
     Used by `build_sequence` and by the sampler, which appends one frame at a time.
@@ -177,11 +229,14 @@ def frame_block(codes: np.ndarray, *, height: int, width: int, first_frame: int,
         raise ValueError(f"codes must be [frames, rows, cols], got shape {codes.shape}")
     t, rows, cols = codes.shape
     if (rows * 8, cols * 8) != (height, width):
-        raise ValueError(f"code grid {rows}x{cols} does not match the stated size "
-                         f"{height}x{width} (expected {height // 8}x{width // 8} at 8 px/code)")
+        raise ValueError(
+            f"code grid {rows}x{cols} does not match the stated size "
+            f"{height}x{width} (expected {height // 8}x{width // 8} at 8 px/code)"
+        )
     if codes.size and (codes.min() < 0 or codes.max() >= vocab.visual_size):
-        raise ValueError(f"visual code outside [0, {vocab.visual_size}): "
-                         f"min {codes.min()}, max {codes.max()}")
+        raise ValueError(
+            f"visual code outside [0, {vocab.visual_size}): min {codes.min()}, max {codes.max()}"
+        )
     per = tokens_per_frame(rows, cols)
     tokens = _frame_tokens(codes, height, width, vocab).reshape(-1)
     index = start + np.arange(t * per, dtype=np.int32)
@@ -189,19 +244,30 @@ def frame_block(codes: np.ndarray, *, height: int, width: int, first_frame: int,
         s0 = start + 3
     segments = np.repeat(np.arange(first_frame, first_frame + t, dtype=np.int32), per)
     visual = np.zeros((t, per), np.int32)
-    visual[:, 3:per - 1] = 1
+    visual[:, 3 : per - 1] = 1
     visual = visual.reshape(-1)
     positions = np.repeat(index[:, None], 3, axis=1)
     if not rope_1d:
-        content = frame_positions(t, rows, cols, first_frame=first_frame, s0=s0,
-                                  strides=strides).reshape(-1, 3)
+        content = frame_positions(
+            t, rows, cols, first_frame=first_frame, s0=s0, strides=strides
+        ).reshape(-1, 3)
         positions[visual.astype(bool)] = content
     return tokens, segments, positions, visual
 
 
-def build_sequence(text_ids, codes, *, fps: int, duration: int, height: int, width: int,
-                   vocab: Vocab, with_text: bool = True, strides=(4, 8, 8),
-                   rope_1d: bool = False) -> Sequence:
+def build_sequence(
+    text_ids,
+    codes,
+    *,
+    fps: int,
+    duration: int,
+    height: int,
+    width: int,
+    vocab: Vocab,
+    with_text: bool = True,
+    strides=(4, 8, 8),
+    rope_1d: bool = False,
+) -> Sequence:
     """Text ids + codes [T', H', W'] -> the release's token layout.
 
     with_text=False drops the text prefix (bos, prompt, separator): the sequence starts
@@ -210,26 +276,35 @@ def build_sequence(text_ids, codes, *, fps: int, duration: int, height: int, wid
     """
     text_ids = np.asarray(text_ids, np.int32).reshape(-1)
     if text_ids.size and (text_ids.min() < 0 or text_ids.max() >= vocab.text_size):
-        raise ValueError(f"text id outside [0, {vocab.text_size}): min {text_ids.min()}, "
-                         f"max {text_ids.max()}")
+        raise ValueError(
+            f"text id outside [0, {vocab.text_size}): min {text_ids.min()}, max {text_ids.max()}"
+        )
     prefix = [vocab.bos, *text_ids.tolist(), vocab.separator] if with_text else []
     prefix += [vocab.video_start, vocab.size_token(duration), vocab.size_token(fps)]
     prefix = np.asarray(prefix, np.int32)
     start = len(prefix)
     s0 = start + 3
-    f_tok, f_seg, f_pos, f_vis = frame_block(codes, height=height, width=width, first_frame=0,
-                                             start=start, s0=s0, vocab=vocab, strides=strides,
-                                             rope_1d=rope_1d)
+    f_tok, f_seg, f_pos, f_vis = frame_block(
+        codes,
+        height=height,
+        width=width,
+        first_frame=0,
+        start=start,
+        s0=s0,
+        vocab=vocab,
+        strides=strides,
+        rope_1d=rope_1d,
+    )
     suffix = np.asarray([vocab.video_end, vocab.separator], np.int32)
     tokens = np.concatenate([prefix, f_tok, suffix])
     n = len(tokens)
     idx = np.arange(n, dtype=np.int32)
     segments = np.full(n, CAUSAL, np.int32)
-    segments[start:start + len(f_tok)] = f_seg
+    segments[start : start + len(f_tok)] = f_seg
     positions = np.repeat(idx[:, None], 3, axis=1)
-    positions[start:start + len(f_tok)] = f_pos
+    positions[start : start + len(f_tok)] = f_pos
     visual = np.zeros(n, np.int32)
-    visual[start:start + len(f_tok)] = f_vis
+    visual[start : start + len(f_tok)] = f_vis
     per = tokens_per_frame(*np.asarray(codes).shape[1:])
     frame_starts = start + per * np.arange(np.asarray(codes).shape[0], dtype=np.int32)
     return Sequence(tokens, segments, positions, visual, frame_starts, s0)

@@ -5,6 +5,7 @@ clu's `metric_writers` package imports TensorFlow when it is imported (for its T
 writer). Where TensorFlow is missing (GPU images often ship JAX without it), the writers
 here fall back to logging + metrics.jsonl, with one warning: training does not need TF.
 """
+
 from __future__ import annotations
 
 import errno
@@ -17,6 +18,7 @@ import numpy as np
 
 try:
     from clu import metric_writers
+
     CLU_IMPORT_ERROR = None
 except ImportError as _e:  # TensorFlow (or tensorboard) missing under clu
     metric_writers = None
@@ -65,8 +67,11 @@ class LoggingWriter(_NoOpWrites):
     """Scalars to the log (clu's LoggingWriter's place when clu cannot be imported)."""
 
     def write_scalars(self, step, scalars):
-        _log.info("[%d] %s", int(step), ", ".join(
-            f"{k}={float(np.asarray(v)):.6g}" for k, v in sorted(scalars.items())))
+        _log.info(
+            "[%d] %s",
+            int(step),
+            ", ".join(f"{k}={float(np.asarray(v)):.6g}" for k, v in sorted(scalars.items())),
+        )
 
 
 class MultiWriter(_NoOpWrites):
@@ -117,15 +122,15 @@ class JsonlWriter(*_BASES):
             raise _write_error(self.path, step, e) from None
         if written != len(data):  # the disk filled mid-line: no cut line stays behind
             os.ftruncate(self._fd, end)
-            raise _write_error(self.path, step, OSError(errno.ENOSPC, os.strerror(
-                errno.ENOSPC)))
+            raise _write_error(self.path, step, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
 
     def flush(self):
         try:
             os.fsync(self._fd)
         except OSError as e:
-            raise _io_error(e.errno, f"metrics file {self.path}: fsync failed: "
-                                     f"{e.strerror}") from None
+            raise _io_error(
+                e.errno, f"metrics file {self.path}: fsync failed: {e.strerror}"
+            ) from None
 
     def close(self):
         if self._fd is not None:
@@ -134,8 +139,10 @@ class JsonlWriter(*_BASES):
 
 
 def _write_error(path, step, error: OSError) -> OSError:
-    return _io_error(error.errno, f"metrics file {path}: could not append the row of step "
-                                  f"{step}: {error.strerror or error}")
+    return _io_error(
+        error.errno,
+        f"metrics file {path}: could not append the row of step {step}: {error.strerror or error}",
+    )
 
 
 def _io_error(code, text) -> OSError:
@@ -151,17 +158,18 @@ def create_writer(workdir: str, is_chief: bool):
     Without TensorFlow (clu not importable): logging + `metrics.jsonl`, no events."""
     if metric_writers is None:
         if is_chief:
-            _log.warning("no TensorBoard events: clu's metric writers need TensorFlow "
-                         "(%s; pip install 'lumos_jax[tensorboard]'); writing metrics.jsonl and "
-                         "the log only", CLU_IMPORT_ERROR)
-            return MultiWriter([LoggingWriter(), JsonlWriter(os.path.join(workdir,
-                                                                           METRICS_NAME))])
+            _log.warning(
+                "no TensorBoard events: clu's metric writers need TensorFlow "
+                "(%s; pip install 'lumos_jax[tensorboard]'); writing metrics.jsonl and "
+                "the log only",
+                CLU_IMPORT_ERROR,
+            )
+            return MultiWriter([LoggingWriter(), JsonlWriter(os.path.join(workdir, METRICS_NAME))])
         return LoggingWriter()
     if not is_chief:
         return metric_writers.create_default_writer(None, just_logging=True)
     default = metric_writers.create_default_writer(workdir, asynchronous=False)
-    return metric_writers.MultiWriter([default, JsonlWriter(os.path.join(workdir,
-                                                                         METRICS_NAME))])
+    return metric_writers.MultiWriter([default, JsonlWriter(os.path.join(workdir, METRICS_NAME))])
 
 
 def progress_reporter(num_train_steps: int, writer):
@@ -169,6 +177,7 @@ def progress_reporter(num_train_steps: int, writer):
     if metric_writers is None:
         return lambda step: None
     from clu import periodic_actions  # pylint: disable=import-outside-toplevel
+
     return periodic_actions.ReportProgress(num_train_steps=num_train_steps, writer=writer)
 
 
@@ -177,8 +186,10 @@ def read_jsonl(path: str) -> list[dict]:
     mid-line by an older version, or one being written now) is skipped."""
     rows, bad, _ = _parse_rows(path)
     if bad:
-        raise ValueError(f"{path}:{bad[0]}: not a JSON object (a damaged metrics file; "
-                         f"lumos_jax.train repairs it when it resumes this workdir)")
+        raise ValueError(
+            f"{path}:{bad[0]}: not a JSON object (a damaged metrics file; "
+            f"lumos_jax.train repairs it when it resumes this workdir)"
+        )
     return [row for _, row in rows]
 
 
@@ -219,7 +230,11 @@ def drop_rows_after(path: str, step: int) -> int:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        _log.info("%s: dropped %d rows after step %d (written after the checkpoint this "
-                  "run resumes from; the steps run again write them anew)", path, dropped,
-                  step)
+        _log.info(
+            "%s: dropped %d rows after step %d (written after the checkpoint this "
+            "run resumes from; the steps run again write them anew)",
+            path,
+            dropped,
+            step,
+        )
     return dropped

@@ -1,6 +1,7 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """Optimizer and learning-rate schedule (reference section 7: AdamW (0.9, 0.95), weight
 decay 0.1, global-norm clipping 4.0, short warmup, then constant LR)."""
+
 from __future__ import annotations
 
 import jax
@@ -43,6 +44,12 @@ def make_optimizer(cfg, axes=None, *, mask=None) -> optax.GradientTransformation
         mask = decay_mask(axes)
     return optax.chain(
         optax.clip_by_global_norm(cfg.clip),
-        optax.adamw(schedule(cfg), b1=cfg.b1, b2=cfg.b2, eps=cfg.eps,
-                    weight_decay=cfg.weight_decay, mask=mask),
+        optax.adamw(
+            schedule(cfg),
+            b1=cfg.b1,
+            b2=cfg.b2,
+            eps=cfg.eps,
+            weight_decay=cfg.weight_decay,
+            mask=mask,
+        ),
     )

@@ -8,6 +8,7 @@ dimension is replicated, so one rule table serves every model size and mesh shap
 Also what every step compiler shares about the devices: the peak-TFLOPs table (MFU,
 compile_check estimates) and the fast-compile XLA options.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,8 @@ from collections.abc import Mapping, Sequence
 import jax
 import numpy as np
 from flax import nnx
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 MESH_AXES = ("data", "fsdp", "tensor")
 
@@ -43,9 +45,16 @@ FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive
 
 # bf16 dense peak TFLOPs per device by device_kind substring, for MFU figures and step
 # time estimates; the first match wins ("H200" must come before "H20").
-PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "H20": 148.0, "A100": 312.0,
-                    "TPU v5p": 459.0, "TPU v5 lite": 197.0, "TPU v6 lite": 918.0,
-                    "TPU v4": 275.0}
+PEAK_BF16_TFLOPS = {
+    "H100": 989.0,
+    "H200": 989.0,
+    "H20": 148.0,
+    "A100": 312.0,
+    "TPU v5p": 459.0,
+    "TPU v5 lite": 197.0,
+    "TPU v6 lite": 918.0,
+    "TPU v4": 275.0,
+}
 
 
 def peak_bf16_tflops(device_kind: str) -> float | None:
@@ -78,15 +87,20 @@ def make_mesh(shape: Mapping[str, int] | Sequence[int], devices=None) -> jax.sha
             raise ValueError(f"mesh {sizes}: {len(devices)} devices not divisible by {known}")
         sizes[sizes.index(-1)] = len(devices) // known
     if int(np.prod(sizes)) != len(devices):
-        raise ValueError(f"mesh {dict(zip(MESH_AXES, sizes))} needs {int(np.prod(sizes))} "
-                         f"devices, {len(devices)} are available")
+        raise ValueError(
+            f"mesh {dict(zip(MESH_AXES, sizes))} needs {int(np.prod(sizes))} "
+            f"devices, {len(devices)} are available"
+        )
     auto = (jax.sharding.AxisType.Auto,) * len(MESH_AXES)
     return jax.make_mesh(tuple(sizes), MESH_AXES, axis_types=auto, devices=devices)
 
 
-def logical_to_spec(axes: Sequence[str | None], shape: Sequence[int] | None = None,
-                    mesh_shape: Mapping[str, int] | None = None,
-                    rules=DEFAULT_RULES) -> P:
+def logical_to_spec(
+    axes: Sequence[str | None],
+    shape: Sequence[int] | None = None,
+    mesh_shape: Mapping[str, int] | None = None,
+    rules=DEFAULT_RULES,
+) -> P:
     """Logical axis names -> PartitionSpec, skipping mesh axes already used or not dividing."""
     table = dict(rules)
     used: set[str] = set()
@@ -107,8 +121,12 @@ def logical_to_spec(axes: Sequence[str | None], shape: Sequence[int] | None = No
     return P(*out)
 
 
-def param_spec(axes: Sequence[str | None], shape: Sequence[int],
-               mesh_shape: Mapping[str, int], rules=DEFAULT_RULES) -> P:
+def param_spec(
+    axes: Sequence[str | None],
+    shape: Sequence[int],
+    mesh_shape: Mapping[str, int],
+    rules=DEFAULT_RULES,
+) -> P:
     """Spec of a parameter: the logical rules, then FSDP on any dimension it divides.
 
     FSDP shards every parameter over the 'fsdp' axis; when the rule's own dimension is
@@ -119,14 +137,19 @@ def param_spec(axes: Sequence[str | None], shape: Sequence[int],
     n = mesh_shape.get("fsdp", 1)
     used = {a for s in spec if s is not None for a in ((s,) if isinstance(s, str) else s)}
     if n > 1 and "fsdp" not in used:
+
         def prod(s):
             names = () if s is None else (s,) if isinstance(s, str) else s
             return int(np.prod([mesh_shape[a] for a in names])) if names else 1
+
         for i in sorted(range(len(shape)), key=lambda i: -shape[i]):
             if shape[i] % (prod(spec[i]) * n) == 0:
                 cur = spec[i]
-                spec[i] = "fsdp" if cur is None else (
-                    (cur, "fsdp") if isinstance(cur, str) else (*cur, "fsdp"))
+                spec[i] = (
+                    "fsdp"
+                    if cur is None
+                    else ((cur, "fsdp") if isinstance(cur, str) else (*cur, "fsdp"))
+                )
                 break
     return P(*spec)
 
@@ -142,6 +165,7 @@ def constrain(x, axes: Sequence[str | None], rules=DEFAULT_RULES):
 
 def param_axes(tree):
     """Pytree of nnx Variables -> pytree (same structure) of logical axis tuples."""
+
     def axes_of(v):
         meta = v.get_metadata() if isinstance(v, nnx.Variable) else {}
         return meta.get("axes", (None,) * np.ndim(v))
@@ -158,7 +182,10 @@ def shardings_from_axes(axes, shapes, mesh: jax.sharding.Mesh, rules=DEFAULT_RUL
     mesh_shape = dict(mesh.shape)
     return jax.tree.map(
         lambda a, x: NamedSharding(mesh, param_spec(a, tuple(x.shape), mesh_shape, rules)),
-        axes, shapes, is_leaf=lambda x: isinstance(x, tuple))
+        axes,
+        shapes,
+        is_leaf=lambda x: isinstance(x, tuple),
+    )
 
 
 def tree_shardings(tree, mesh: jax.sharding.Mesh, rules=DEFAULT_RULES):

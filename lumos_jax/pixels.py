@@ -2,6 +2,7 @@
 """Pixel value conventions shared by every layer: uint8 frames [0, 255] <-> the
 tokenizer's float range [-1, 1], and PSNR. numpy in, numpy out; jax arrays (also traced
 inside jit) in, jax arrays out."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,4 +26,5 @@ def psnr_db(mse, peak: float = 255.0, floor: float = 1e-10):
     if isinstance(mse, (np.ndarray, np.generic, float, int)):
         return 10 * np.log10(peak**2 / np.maximum(mse, floor))
     import jax.numpy as jnp  # pylint: disable=import-outside-toplevel  (jax arrays only)
+
     return 10 * jnp.log10(peak**2 / jnp.maximum(mse, floor))

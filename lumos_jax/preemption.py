@@ -18,6 +18,7 @@ ends the process itself with exit code 0, after the same message, when the main 
 has not finished stopping within `grace_s`. From the first step on, the handler only
 sets `requested`: the loop finishes the step in flight, saves it and exits 0.
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,8 +53,10 @@ class StopSignal:
         self._previous_fd = -1
 
     def message(self) -> str:
-        return (f"SIGTERM during start-up ({self.stage}): no step of this run had started, "
-                f"nothing to save; exiting")
+        return (
+            f"SIGTERM during start-up ({self.stage}): no step of this run had started, "
+            f"nothing to save; exiting"
+        )
 
     def install(self) -> None:
         """In the main thread (where Python's signal handlers live)."""
@@ -62,8 +65,9 @@ class StopSignal:
         os.set_blocking(write_fd, False)
         self._previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
         self._pipe = (read_fd, write_fd)
-        threading.Thread(target=self._watch, args=(read_fd,), name="sigterm-watcher",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._watch, args=(read_fd,), name="sigterm-watcher", daemon=True
+        ).start()
 
     def start_training(self) -> None:
         self._training = True
@@ -93,11 +97,18 @@ class StopSignal:
                 data = os.read(read_fd, 64)
                 if not data:
                     return
-                if signal.SIGTERM in data and not self._training and \
-                        not self._stopped.wait(self.grace_s) and not self._training:
+                if (
+                    signal.SIGTERM in data
+                    and not self._training
+                    and not self._stopped.wait(self.grace_s)
+                    and not self._training
+                ):
                     # The main thread is still inside a long C++ call (a compile).
-                    _log.warning("%s (stopped while the main thread was busy for %.0f s)",
-                                 self.message(), self.grace_s)
+                    _log.warning(
+                        "%s (stopped while the main thread was busy for %.0f s)",
+                        self.message(),
+                        self.grace_s,
+                    )
                     sys.stderr.flush()
                     os._exit(0)
         finally:

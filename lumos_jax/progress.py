@@ -8,6 +8,7 @@ seconds passed since the last one, so a slow stage is never silent for long. The
 is measured since the previous line (it includes evaluations and checkpoints, which
 is what the ETA must count). Standard library only: prepare uses it without JAX.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,18 @@ def _rate(r: float) -> str:
 class Progress:
     """`update(done, **values)` -> the line it logged, or None when none was due."""
 
-    def __init__(self, name: str, total: float, *, unit: str = "step", every: int = 0,
-                 interval_s: float = 30.0, start: float = 0, log=None, clock=time.monotonic):
+    def __init__(
+        self,
+        name: str,
+        total: float,
+        *,
+        unit: str = "step",
+        every: int = 0,
+        interval_s: float = 30.0,
+        start: float = 0,
+        log=None,
+        clock=time.monotonic,
+    ):
         self.name, self.total, self.unit = name, total, unit
         self.every, self.interval_s = every, interval_s
         self.log = log or _log.info
@@ -63,7 +74,9 @@ class Progress:
         fields = [f"{k} {_value(v)}" for k, v in values.items()]
         fields += [f"{_rate(rate)} {self.unit}/s", f"ETA {eta}"]
         # whole units done (a fraction counts toward the percentage only)
-        line = (f"{self.name} {self.unit} {int(done):,}/{self.total:,.0f} ({pct:.0f}%): "
-                + ", ".join(fields))
+        line = (
+            f"{self.name} {self.unit} {int(done):,}/{self.total:,.0f} ({pct:.0f}%): "
+            + ", ".join(fields)
+        )
         self.log(line)
         return line

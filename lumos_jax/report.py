@@ -1,5 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """The evaluation report: Markdown tables, a grid of sampled frames, gifs, training curves."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,8 +47,10 @@ def grid(images: np.ndarray, cols: int = 8, pad: int = 2) -> np.ndarray:
     out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), 255, np.uint8)
     for i, img in enumerate(images):
         r, c = divmod(i, cols)
-        out[pad + r * (h + pad):pad + r * (h + pad) + h,
-            pad + c * (w + pad):pad + c * (w + pad) + w] = img
+        out[
+            pad + r * (h + pad) : pad + r * (h + pad) + h,
+            pad + c * (w + pad) : pad + c * (w + pad) + w,
+        ] = img
     return out
 
 
@@ -71,8 +74,10 @@ def curves(metrics_paths: list[str], out_png: str) -> bool:
     if not paths:
         return False
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(7, 4))
     offset = start = 0  # start: where the last run's steps begin
     for n, path in enumerate(paths):
@@ -99,50 +104,76 @@ def origin_line(origin: dict) -> str:
     """The report's sentence on where the evaluated run started (evaluate.model_origin)."""
     detail = [f"step {origin['step']} of its own training"] if "step" in origin else []
     detail += [origin["note"]] if origin.get("note") else []
-    return (f"The run started from `{origin['path']}`"
-            + (f" ({'; '.join(detail)})" if detail else "") + ", not from scratch.")
+    return (
+        f"The run started from `{origin['path']}`"
+        + (f" ({'; '.join(detail)})" if detail else "")
+        + ", not from scratch."
+    )
 
 
 def write(out, results, config, samples: Samples, metrics_paths: list[str]):
     video_io.write_png(os.path.join(out, "grid_images.png"), grid(samples.images[:32]))
     video_io.write_png(os.path.join(out, "compare_images.png"), grid(samples.image_panels, 2))
     frames = range(0, samples.video_panels.shape[1], 4)
-    video_io.write_png(os.path.join(out, "compare_videos.png"),
-                       grid(np.concatenate([samples.video_panels[:, f] for f in frames], 1), 1))
+    video_io.write_png(
+        os.path.join(out, "compare_videos.png"),
+        grid(np.concatenate([samples.video_panels[:, f] for f in frames], 1), 1),
+    )
     for i, v in enumerate(samples.video_panels):
         video_io.write_gif(os.path.join(out, f"video_{i:02d}.gif"), v, int(config.sampling.fps))
     has_curves = curves(metrics_paths, os.path.join(out, "curves.png"))
     s = config.sampling
-    md = ["# lumos_jax evaluation", "",
-          f"checkpoint: `{results['checkpoint']}`, prompts: ShapesMotion {results['split']} "
-          f"split, sampling: {s.steps} steps, CFG {s.guidance_image} for images and "
-          f"{s.guidance} for videos.",
-          "Baseline: the same model with the prompt dropped (unconditional branch only).", ""]
+    md = [
+        "# lumos_jax evaluation",
+        "",
+        f"checkpoint: `{results['checkpoint']}`, prompts: ShapesMotion {results['split']} "
+        f"split, sampling: {s.steps} steps, CFG {s.guidance_image} for images and "
+        f"{s.guidance} for videos.",
+        "Baseline: the same model with the prompt dropped (unconditional branch only).",
+        "",
+    ]
     if results.get("init_from"):
         md += [origin_line(results["init_from"]), ""]
     if "tokenizer_upper_bound" in results:
         ub = results["tokenizer_upper_bound"]
-        md += [f"Upper bound set by the visual tokenizer (detector on its reconstructions of "
-               f"{ub['frames_checked']} validation frames): exact {ub['detector_exact']:.1%}, "
-               f"PSNR {ub['psnr_db']:.1f} dB.", ""]
-    md += _table("mini-GenEval (text-to-image)", results["geneval"],
-                 results.get("baseline_geneval"))
+        md += [
+            f"Upper bound set by the visual tokenizer (detector on its reconstructions of "
+            f"{ub['frames_checked']} validation frames): exact {ub['detector_exact']:.1%}, "
+            f"PSNR {ub['psnr_db']:.1f} dB.",
+            "",
+        ]
+    md += _table(
+        "mini-GenEval (text-to-image)", results["geneval"], results.get("baseline_geneval")
+    )
     if "geneval_holdout" in results:
-        md += _table("mini-GenEval on the compositional hold-out (colour-shape pairs never "
-                     "in training)", results["geneval_holdout"], None)
+        md += _table(
+            "mini-GenEval on the compositional hold-out (colour-shape pairs never in training)",
+            results["geneval_holdout"],
+            None,
+        )
     md += _table("mini-VBench (text-to-video)", results["vbench"], results.get("baseline_vbench"))
     if "vbench_i2v" in results:
         md += _table("mini-VBench (image-to-video)", results["vbench_i2v"], None)
-    md += ["## Samples", "",
-           "Each panel: ground truth | its tokenizer reconstruction | generated.", "",
-           "![images: truth, reconstruction, generated](compare_images.png)", "",
-           "Image prompts (row-major): " + "; ".join(samples.image_panel_captions), "",
-           "![videos: frames 0, 4, 8, 12, 16 left to right; truth, reconstruction, generated]"
-           "(compare_videos.png)", "",
-           "Video prompts (rows; gifs): " + "; ".join(
-               f"[{c}](video_{i:02d}.gif)" for i, c in enumerate(samples.video_captions)), "",
-           "Every generated image: ![images](grid_images.png)", "",
-           "Image prompts (row-major): " + "; ".join(samples.image_captions[:32]), ""]
+    md += [
+        "## Samples",
+        "",
+        "Each panel: ground truth | its tokenizer reconstruction | generated.",
+        "",
+        "![images: truth, reconstruction, generated](compare_images.png)",
+        "",
+        "Image prompts (row-major): " + "; ".join(samples.image_panel_captions),
+        "",
+        "![videos: frames 0, 4, 8, 12, 16 left to right; truth, reconstruction, generated]"
+        "(compare_videos.png)",
+        "",
+        "Video prompts (rows; gifs): "
+        + "; ".join(f"[{c}](video_{i:02d}.gif)" for i, c in enumerate(samples.video_captions)),
+        "",
+        "Every generated image: ![images](grid_images.png)",
+        "",
+        "Image prompts (row-major): " + "; ".join(samples.image_captions[:32]),
+        "",
+    ]
     if has_curves:
         md += ["## Training curve", "", "![curves](curves.png)", ""]
     md += [f"Sampling took {results['sampling_seconds']:.0f} s in all."]

@@ -12,6 +12,7 @@ image (centre-cropped to the configured resolution) is encoded as latent frame 0
 kept. Every sampling knob is also a config field: --config.sampling.steps=50,
 --config.sampling.mode=ardf_nocache, --config.sampling.anneal=release, ...
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,23 +30,33 @@ from lumos_jax.progress import Progress
 from lumos_jax.sampling import loaders
 from lumos_jax.tokenizer.checkpoint_io import run_tokenizer
 
+
 def _define_flags():
     """Flags exist only when this module is the program (other CLIs define --config)."""
-    config_flags.DEFINE_config_file("config", None, "Experiment config file.",
-        lock_config=True)
+    config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
     flags.DEFINE_string("workdir", "", "Training workdir: its latest checkpoint is used.")
-    flags.DEFINE_string("checkpoint", "", "Explicit params: a step dir, converted "
-        "params dir or Hugging Face Chameleon dir (beats --workdir).")
+    flags.DEFINE_string(
+        "checkpoint",
+        "",
+        "Explicit params: a step dir, converted "
+        "params dir or Hugging Face Chameleon dir (beats --workdir).",
+    )
     flags.DEFINE_multi_string("prompt", [], "Caption(s); one sample each.")
-    flags.DEFINE_multi_string("prompt_ids", [], "Comma-separated prompt ids already "
-        "in the unified vocabulary (templated, no bos/sep).")
+    flags.DEFINE_multi_string(
+        "prompt_ids",
+        [],
+        "Comma-separated prompt ids already in the unified vocabulary (templated, no bos/sep).",
+    )
     flags.DEFINE_string("image", "", "First frame (image-to-video).")
     flags.DEFINE_integer("frames", None, "Pixel frames (1 + 4k); 1 = an image.")
     flags.DEFINE_string("out", None, "Output directory.")
     flags.DEFINE_integer("seed", None, "Sampling seed (default config.sampling.seed).")
     flags.DEFINE_string("tokenizer_ckpt", None, "Visual tokenizer checkpoint.")
-    flags.DEFINE_string("text_tokenizer", None, "Text tokenizer: tokenizer.json, "
-        "sentencepiece .model or a directory holding one.")
+    flags.DEFINE_string(
+        "text_tokenizer",
+        None,
+        "Text tokenizer: tokenizer.json, sentencepiece .model or a directory holding one.",
+    )
 
 
 @dataclasses.dataclass
@@ -75,8 +86,9 @@ def validate(config, req: Request, vocab: layout.Vocab) -> sampling.Settings:
     """Cheap checks first: a bad flag fails before any model is loaded."""
     settings = sampling.Settings.from_config(config.sampling, max_size_value=vocab.max_size_value)
     if bool(req.prompts) == bool(req.prompt_ids):
-        raise ValueError("give the captions with --prompt or the ids with --prompt_ids "
-                         "(exactly one of the two)")
+        raise ValueError(
+            "give the captions with --prompt or the ids with --prompt_ids (exactly one of the two)"
+        )
     if req.image:
         if settings.latent_frames == 1:
             raise ValueError("--image (image-to-video) needs --frames > 1")
@@ -90,13 +102,22 @@ def validate(config, req: Request, vocab: layout.Vocab) -> sampling.Settings:
 
 def prompt_ids(config, req: Request, settings, vocab) -> tuple[list[np.ndarray], list[str]]:
     if req.prompt_ids:
-        ids = [np.asarray([int(t) for t in p.split(",") if t.strip()], np.int32)
-               for p in req.prompt_ids]
+        ids = [
+            np.asarray([int(t) for t in p.split(",") if t.strip()], np.int32)
+            for p in req.prompt_ids
+        ]
         return ids, [""] * len(ids)
     tok = loaders.load_text_tokenizer(config.sampling.text_tokenizer, vocab)
-    return [tok.encode_prompt(p, width=settings.width, height=settings.height,
-                              frames=settings.frames, fps=settings.fps)
-            for p in req.prompts], req.prompts
+    return [
+        tok.encode_prompt(
+            p,
+            width=settings.width,
+            height=settings.height,
+            frames=settings.frames,
+            fps=settings.fps,
+        )
+        for p in req.prompts
+    ], req.prompts
 
 
 def write_outputs(out: str, video: np.ndarray, fps: int) -> list[str]:
@@ -108,8 +129,10 @@ def write_outputs(out: str, video: np.ndarray, fps: int) -> list[str]:
         if v.shape[0] == 1:
             paths.append(video_io.write_png(stem + ".png", v[0]))
         else:
-            paths += [video_io.write_mp4(stem + ".mp4", v, fps),
-                      video_io.write_gif(stem + ".gif", v, fps)]
+            paths += [
+                video_io.write_mp4(stem + ".mp4", v, fps),
+                video_io.write_gif(stem + ".gif", v, fps),
+            ]
     return paths
 
 
@@ -120,18 +143,19 @@ def run(config, req: Request) -> dict:
     settings = validate(config, req, vocab)
     # The tiny presets' tokenizers; the text one only for captions (it lives with the
     # built-in records, which a first use makes).
-    builtin.resolve(config, builtin.TOKENIZER_KEYS if req.prompts
-                    else ("sampling.tokenizer_ckpt",))
+    builtin.resolve(config, builtin.TOKENIZER_KEYS if req.prompts else ("sampling.tokenizer_ckpt",))
     ids, captions = prompt_ids(config, req, settings, vocab)
-    tokenizer = loaders.load_visual_tokenizer(config.sampling.tokenizer_ckpt,
-                                              config.sampling.tokenizer_preset, vocab)
+    tokenizer = loaders.load_visual_tokenizer(
+        config.sampling.tokenizer_ckpt, config.sampling.tokenizer_preset, vocab
+    )
     if tokenizer.cfg.temporal_compression != config.sampling.temporal_compression:
         raise ValueError("sampling.temporal_compression differs from the visual tokenizer's")
 
     mesh = parallel.make_mesh(dict(config.mesh))
     model_cfg = loaders.model_config(config, mesh)
-    params, ckpt_path = loaders.load_decoder_params(model_cfg, mesh, vocab, workdir=req.workdir,
-                                                    checkpoint=req.checkpoint)
+    params, ckpt_path = loaders.load_decoder_params(
+        model_cfg, mesh, vocab, workdir=req.workdir, checkpoint=req.checkpoint
+    )
     first = None
     if req.image:
         image = video_io.load_image(req.image, settings.height, settings.width)
@@ -141,23 +165,44 @@ def run(config, req: Request) -> dict:
     seed = int(config.sampling.seed)
     sampler = sampling.build_sampler(model_cfg, settings, ids, vocab=vocab, mesh=mesh)
     passes, t0 = sampler.stats["forward_passes"], time.perf_counter()
-    progress = Progress("sample", settings.latent_frames, unit="frame", every=1,
-                        start=1 if first is not None else 0, log=logging.info)
-    codes = sampling.generate(model_cfg, params, ids, settings, seed, vocab=vocab,
-                              mesh=mesh, first_frames=first,
-                              on_frame=lambda f, _: progress.update(f + 1))
+    progress = Progress(
+        "sample",
+        settings.latent_frames,
+        unit="frame",
+        every=1,
+        start=1 if first is not None else 0,
+        log=logging.info,
+    )
+    codes = sampling.generate(
+        model_cfg,
+        params,
+        ids,
+        settings,
+        seed,
+        vocab=vocab,
+        mesh=mesh,
+        first_frames=first,
+        on_frame=lambda f, _: progress.update(f + 1),
+    )
     seconds = time.perf_counter() - t0
     video = run_tokenizer(tokenizer, "decode", codes, settings.fast_compile)
     files = write_outputs(req.out, video, settings.fps)
     np.save(os.path.join(req.out, "codes.npy"), codes)  # [B, T', H/8, W/8] for evaluation
-    record = dict(prompts=captions, prompt_ids=[i.tolist() for i in ids], seed=seed,
-                  image=req.image, checkpoint=ckpt_path,
-                  tokenizer_ckpt=config.sampling.tokenizer_ckpt,
-                  settings=dataclasses.asdict(settings), sampling=config.sampling.to_dict(),
-                  codes_shape=list(codes.shape), video_shape=list(video.shape),
-                  sampling_seconds=seconds,  # includes compilation on a first call
-                  forward_passes=sampler.stats["forward_passes"] - passes,
-                  files=files)
+    record = dict(
+        prompts=captions,
+        prompt_ids=[i.tolist() for i in ids],
+        seed=seed,
+        image=req.image,
+        checkpoint=ckpt_path,
+        tokenizer_ckpt=config.sampling.tokenizer_ckpt,
+        settings=dataclasses.asdict(settings),
+        sampling=config.sampling.to_dict(),
+        codes_shape=list(codes.shape),
+        video_shape=list(video.shape),
+        sampling_seconds=seconds,  # includes compilation on a first call
+        forward_passes=sampler.stats["forward_passes"] - passes,
+        files=files,
+    )
     with open(os.path.join(req.out, "settings.json"), "w") as f:
         json.dump(record, f, indent=1, default=str)
     logging.info("wrote %s", ", ".join(files))
@@ -170,9 +215,18 @@ def main(argv):
     if not flags.FLAGS.out:
         raise cli.UsageError("--out=DIR is required (where the samples are written)")
     f = flags.FLAGS
-    req = Request(out=f.out, prompts=f.prompt, prompt_ids=f.prompt_ids, workdir=f.workdir,
-                  checkpoint=f.checkpoint, image=f.image, frames=f.frames, seed=f.seed,
-                  tokenizer_ckpt=f.tokenizer_ckpt, text_tokenizer=f.text_tokenizer)
+    req = Request(
+        out=f.out,
+        prompts=f.prompt,
+        prompt_ids=f.prompt_ids,
+        workdir=f.workdir,
+        checkpoint=f.checkpoint,
+        image=f.image,
+        frames=f.frames,
+        seed=f.seed,
+        tokenizer_ckpt=f.tokenizer_ckpt,
+        text_tokenizer=f.text_tokenizer,
+    )
     record = run(flags.FLAGS.config, req)
     print(json.dumps({"files": record["files"], "seconds": round(record["sampling_seconds"], 2)}))
 

@@ -9,6 +9,7 @@ Resume priority: the workdir's latest complete checkpoint -> `config.init_from` 
 earlier stage's checkpoint, converted params or a Hugging Face directory) -> scratch.
 The loop is lumos_jax.train_loop.run.
 """
+
 from __future__ import annotations
 
 from absl import flags

@@ -1,5 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """Pieces of the training loop kept out of train.py's linear main()."""
+
 from __future__ import annotations
 
 import copy
@@ -18,7 +19,7 @@ from lumos_jax.model import params as params_lib
 from lumos_jax.model.config import ModelConfig
 from lumos_jax.train_step import Trainer, model_flops_per_token
 
-GIB = 1024 ** 3
+GIB = 1024**3
 
 
 class NonFiniteError(RuntimeError):
@@ -30,12 +31,16 @@ def validate_config(config) -> None:
     ModelConfig.from_dict(config.model.to_dict())  # raises naming model.KEY and its values
     vocab = layout.vocab_from_config(config.vocab)
     if config.model.vocab_size != vocab.size:
-        raise ValueError(f"config model.vocab_size={config.model.vocab_size} but the vocab "
-                         f"(config.vocab.kind={config.vocab.kind}) has {vocab.size} ids")
+        raise ValueError(
+            f"config model.vocab_size={config.model.vocab_size} but the vocab "
+            f"(config.vocab.kind={config.vocab.kind}) has {vocab.size} ids"
+        )
     n = jax.device_count()
     if config.data.batch_size % max(1, n // max(1, config.mesh.tensor)):
-        logging.warning("data.batch_size=%d does not divide evenly over the data/fsdp "
-                        "devices", config.data.batch_size)
+        logging.warning(
+            "data.batch_size=%d does not divide evenly over the data/fsdp devices",
+            config.data.batch_size,
+        )
 
 
 def check_given_sources(config) -> None:
@@ -47,20 +52,25 @@ def check_given_sources(config) -> None:
         stream = key.rsplit(".", 1)[0]  # data.streams.NAME, or eval_sources itself
         weight = builtin.get_key(config, stream).weight if stream != key else None
         if not spec.startswith(builtin.PREFIX):
-            pipeline.open_config_sources(spec, key, tfds_data_dir=config.data.tfds_data_dir,
-                                         vocab=vocab, weight=weight)
+            pipeline.open_config_sources(
+                spec, key, tfds_data_dir=config.data.tfds_data_dir, vocab=vocab, weight=weight
+            )
 
 
 def check_init_from(config, workdir: str) -> None:
     """config.init_from must exist when it will be used: the workdir holds no checkpoint
     yet (a resumed run restores its own and never reads init_from)."""
     path = os.path.expanduser(config.get("init_from", "") or "")
-    if path and not os.path.exists(path) and \
-            not os.path.isdir(os.path.join(workdir, "checkpoints")):
+    if (
+        path
+        and not os.path.exists(path)
+        and not os.path.isdir(os.path.join(workdir, "checkpoints"))
+    ):
         raise FileNotFoundError(
             f"config init_from={config.init_from!r}: no such directory (expected a step "
             f"directory WORKDIR/checkpoints/STEP, a params export or a Hugging Face "
-            f"checkpoint directory)")
+            f"checkpoint directory)"
+        )
 
 
 def eval_data_config(config):
@@ -92,8 +102,9 @@ def initial_state(config, trainer: Trainer, checkpointer, train_iter):
     if config.init_from:
         params = load_init_params(config.init_from, trainer)
         with jax.set_mesh(trainer.mesh):
-            state = jax.jit(trainer.state_from_params,
-                            out_shardings=trainer.state_shardings)(params)
+            state = jax.jit(trainer.state_from_params, out_shardings=trainer.state_shardings)(
+                params
+            )
         logging.info("initialised parameters from %s", config.init_from)
         return state, 0
     return trainer.init_state(config.seed), 0
@@ -110,10 +121,14 @@ def log_memory(compiled) -> None:
     mem = compiled.memory_analysis()
     if mem is None:
         return
-    logging.info("compiled train step, per device: arguments %.3f GiB, outputs %.3f GiB, "
-                 "aliased %.3f GiB, temporaries %.3f GiB", mem.argument_size_in_bytes / GIB,
-                 mem.output_size_in_bytes / GIB, mem.alias_size_in_bytes / GIB,
-                 mem.temp_size_in_bytes / GIB)
+    logging.info(
+        "compiled train step, per device: arguments %.3f GiB, outputs %.3f GiB, "
+        "aliased %.3f GiB, temporaries %.3f GiB",
+        mem.argument_size_in_bytes / GIB,
+        mem.output_size_in_bytes / GIB,
+        mem.alias_size_in_bytes / GIB,
+        mem.temp_size_in_bytes / GIB,
+    )
 
 
 @functools.lru_cache(maxsize=None)
@@ -123,7 +138,7 @@ def _measured_peak(dtype: str) -> float:
     f = jax.jit(lambda x: x @ x)
     f(a).block_until_ready()
     best = min(_timed(f, a) for _ in range(5))
-    return 2 * n ** 3 / best
+    return 2 * n**3 / best
 
 
 def _timed(f, a):
@@ -147,26 +162,36 @@ def flops_per_token(trainer: Trainer, seq_len: int) -> float:
     return model_flops_per_token(trainer.model_cfg, seq_len)
 
 
-def record(writer, step, metrics, seconds, shape, config, trainer, peak, mesh,
-           progress=None) -> None:
+def record(
+    writer, step, metrics, seconds, shape, config, trainer, peak, mesh, progress=None
+) -> None:
     """Fetch a finished step's metrics, abort on non-finite values, write them; the
     console line (progress.Progress) every log_every steps and at least every 30 s."""
     m = jax.device_get(metrics)
     loss, gnorm = float(m["loss"]), float(m["grad_norm"])
     if not (np.isfinite(loss) and np.isfinite(gnorm)):
         # train.py adds whether the last checkpoint is verified intact.
-        raise NonFiniteError(f"step {step}: non-finite loss={loss} or grad_norm={gnorm} "
-                             "(lower config.optim.lr or check the data)")
+        raise NonFiniteError(
+            f"step {step}: non-finite loss={loss} or grad_norm={gnorm} "
+            "(lower config.optim.lr or check the data)"
+        )
     if progress is not None:
         progress.update(step, loss=loss)
     if step % config.train.log_every and step != config.train.steps:
         return
     tokens = float(np.prod(shape))
     flops = flops_per_token(trainer, shape[1]) * tokens / mesh.size
-    scalars = {"loss": loss, "grad_norm": gnorm, "lr": float(m["lr"]),
-               "z_loss": float(m["z_loss"]), "step_time_s": seconds,
-               "tokens_per_s": tokens / seconds, "real_tokens": float(m["tokens"]),
-               "tflops_per_device": flops / seconds / 1e12, "mfu": flops / seconds / peak}
+    scalars = {
+        "loss": loss,
+        "grad_norm": gnorm,
+        "lr": float(m["lr"]),
+        "z_loss": float(m["z_loss"]),
+        "step_time_s": seconds,
+        "tokens_per_s": tokens / seconds,
+        "real_tokens": float(m["tokens"]),
+        "tflops_per_device": flops / seconds / 1e12,
+        "mfu": flops / seconds / peak,
+    }
     for f, (v, n) in enumerate(zip(m["frame_loss"], m["frame_count"])):
         if n > 0:
             scalars[f"frame_loss/{f}"] = float(v)
@@ -187,6 +212,7 @@ def evaluate(writer, step, eval_fn, params, trainer: Trainer, eval_cfg, config) 
     loss = total / max(count, 1.0)
     writer.write_scalars(step, {"eval_loss": loss})
     if jax.process_index() == 0:  # the console's line (clu's logging writer is filtered)
-        logging.info("train step %d: eval loss %.4f over %d held-out tokens", step, loss,
-                     int(count))
+        logging.info(
+            "train step %d: eval loss %.4f over %d held-out tokens", step, loss, int(count)
+        )
     return loss

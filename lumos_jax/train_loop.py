@@ -5,6 +5,7 @@ lumos_jax.train` (the CLI) and the demo call.
 Resume priority: the workdir's latest complete checkpoint -> `config.init_from` (an
 earlier stage's checkpoint, converted params or a Hugging Face directory) -> scratch.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,7 @@ import jax
 from absl import logging
 
 from lumos_jax import checkpoint as ckpt_lib
-from lumos_jax import (cli, distributed, metrics_io, parallel, preemption, train_lib,
-                       workdir_lock)
+from lumos_jax import cli, distributed, metrics_io, parallel, preemption, train_lib, workdir_lock
 from lumos_jax.data import builtin, pipeline
 from lumos_jax.model import attention_choice
 from lumos_jax.progress import Progress
@@ -70,8 +70,7 @@ def _run(config, workdir, stop, crash_after) -> int:
         # processes of this job share the workdir by design (only the chief writes).
         lock = workdir_lock.acquire(workdir) if is_chief else None
         try:
-            return _train(config, workdir, is_chief, train_iter, eval_cfg, stop,
-                          crash_after)
+            return _train(config, workdir, is_chief, train_iter, eval_cfg, stop, crash_after)
         finally:
             if lock is not None:
                 lock.release()
@@ -109,8 +108,13 @@ def _train(config, workdir, is_chief, train_iter, eval_cfg, stop, crash_after) -
 
     # ------------------------------------------------------------------------ loop
     report = metrics_io.progress_reporter(config.train.steps, writer if is_chief else None)
-    progress = Progress("train", config.train.steps, every=config.train.log_every,
-                        start=start, log=logging.info) if is_chief else None
+    progress = (
+        Progress(
+            "train", config.train.steps, every=config.train.log_every, start=start, log=logging.info
+        )
+        if is_chief
+        else None
+    )
     pending = None  # (step, device metrics, step seconds): fetched one step late
     t_last = time.perf_counter()
     step = start
@@ -131,18 +135,25 @@ def _train(config, workdir, is_chief, train_iter, eval_cfg, stop, crash_after) -
                 now = time.perf_counter()
                 pending = (step, metrics, now - t_last, batch["tokens"].shape)
                 t_last = now
-                if config.train.profile_start >= 0 and is_chief and \
-                        step == config.train.profile_start + config.train.profile_steps:
+                if (
+                    config.train.profile_start >= 0
+                    and is_chief
+                    and step == config.train.profile_start + config.train.profile_steps
+                ):
                     jax.profiler.stop_trace()
                 report(step)
                 stop_now = stop.requested or checkpointer.reached_preemption(step)
                 if step < config.train.steps and not stop_now:
                     batch = trainer.device_batch(next(train_iter))  # overlaps the step
                 if eval_fn is not None and step % config.train.eval_every == 0:
-                    train_lib.evaluate(writer, step, eval_fn, state["params"], trainer,
-                                       eval_cfg, config)
-                if stop_now or step == config.train.steps or \
-                        step % config.train.checkpoint_every == 0:
+                    train_lib.evaluate(
+                        writer, step, eval_fn, state["params"], trainer, eval_cfg, config
+                    )
+                if (
+                    stop_now
+                    or step == config.train.steps
+                    or step % config.train.checkpoint_every == 0
+                ):
                     # The step's row is on disk before its checkpoint: a kill after the
                     # save cannot lose it (a resume drops the rows after the restored step).
                     train_lib.record(writer, *pending, config, trainer, peak, mesh, progress)
@@ -169,15 +180,21 @@ def _record_config(config, workdir, is_chief) -> None:
     if is_chief:
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config.to_json_best_effort(indent=1))
-    logging.info("devices: %d (%d per process), backend %s", jax.device_count(),
-                 jax.local_device_count(), jax.default_backend())
+    logging.info(
+        "devices: %d (%d per process), backend %s",
+        jax.device_count(),
+        jax.local_device_count(),
+        jax.default_backend(),
+    )
 
 
 def _checkpointer(config, workdir) -> ckpt_lib.Checkpointer:
-    return ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
-                                 keep=config.train.keep_checkpoints,
-                                 every=config.train.checkpoint_every,
-                                 async_save=config.train.async_checkpoint)
+    return ckpt_lib.Checkpointer(
+        os.path.join(workdir, "checkpoints"),
+        keep=config.train.keep_checkpoints,
+        every=config.train.checkpoint_every,
+        async_save=config.train.async_checkpoint,
+    )
 
 
 def _compiler(trainer, mesh, stop):

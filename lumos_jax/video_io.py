@@ -5,6 +5,7 @@ Frames are uint8 [F, H, W, 3]; `to_uint8` converts the tokenizer's [-1, 1] float
 A gif merges identical consecutive frames into one longer frame (Pillow does this; the
 playback is the same); the mp4 keeps every frame.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,14 +18,14 @@ from lumos_jax.pixels import to_model_range, to_uint8  # noqa: F401  (video_io.t
 def _check_frames(frames: np.ndarray) -> np.ndarray:
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"expected uint8 frames [F, H, W, 3], got {frames.dtype} "
-                         f"{frames.shape}")
+        raise ValueError(f"expected uint8 frames [F, H, W, 3], got {frames.dtype} {frames.shape}")
     return frames
 
 
 def write_mp4(path: str, frames, fps: int) -> str:
     """H.264 (yuv420p, so H and W must be even) at `fps` frames per second."""
     import av  # pylint: disable=import-outside-toplevel
+
     frames = _check_frames(frames)
     h, w = frames.shape[1:3]
     if h % 2 or w % 2:
@@ -44,15 +45,18 @@ def write_mp4(path: str, frames, fps: int) -> str:
 def write_gif(path: str, frames, fps: int) -> str:
     """Looping gif, 1000 / fps ms per frame."""
     from PIL import Image  # pylint: disable=import-outside-toplevel
+
     frames = _check_frames(frames)
     images = [Image.fromarray(f) for f in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], loop=0,
-                   duration=max(1, round(1000 / fps)))
+    images[0].save(
+        path, save_all=True, append_images=images[1:], loop=0, duration=max(1, round(1000 / fps))
+    )
     return path
 
 
 def write_png(path: str, frame) -> str:
     from PIL import Image  # pylint: disable=import-outside-toplevel
+
     frame = np.asarray(frame)
     _check_frames(frame[None])
     Image.fromarray(frame).save(path)
@@ -63,9 +67,11 @@ def read_video(path: str) -> np.ndarray:
     """An mp4, gif or png back as uint8 [F, H, W, 3] (tests, evaluation)."""
     if path.endswith(".mp4"):
         import av  # pylint: disable=import-outside-toplevel
+
         with av.open(path) as container:
             return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
     from PIL import Image, ImageSequence  # pylint: disable=import-outside-toplevel
+
     with Image.open(path) as im:
         return np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)])
 
@@ -74,6 +80,7 @@ def load_image(path: str, height: int, width: int) -> np.ndarray:
     """An image file -> float32 [height, width, 3] in [-1, 1]: scaled to cover the target,
     then centre-cropped (the training data's bucket crops are centred too)."""
     from PIL import Image, UnidentifiedImageError  # pylint: disable=import-outside-toplevel
+
     if not os.path.isfile(path):
         raise FileNotFoundError(f"--image={path!r}: no such file")
     try:

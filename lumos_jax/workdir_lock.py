@@ -24,6 +24,7 @@ says to remove the file once that process is gone. (Two processes taking over th
 stale file at the same instant could both win; the fallback accepts that narrow race.)
 The two kinds of lock are not mixed: one filesystem gives every host the same answer.
 """
+
 from __future__ import annotations
 
 import errno
@@ -70,8 +71,16 @@ class WorkdirLock:
 
 
 def _holder_info() -> bytes:
-    return json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
-                       "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode() + b"\n"
+    return (
+        json.dumps(
+            {
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+            }
+        ).encode()
+        + b"\n"
+    )
 
 
 def _read_holder(path: str, wait_s: float = 1.0) -> dict | None:
@@ -98,8 +107,9 @@ def _in_use(workdir: str, holder: dict | None, extra: str = "") -> WorkdirInUseE
         who = f"pid {holder.get('pid')} on host {holder.get('host')}"
         if holder.get("since"):
             who += f" (since {holder['since']})"
-    return WorkdirInUseError(f"workdir {workdir} is in use by {who}; stop it or use "
-                             f"another --workdir{extra}")
+    return WorkdirInUseError(
+        f"workdir {workdir} is in use by {who}; stop it or use another --workdir{extra}"
+    )
 
 
 def acquire(workdir: str) -> WorkdirLock:
@@ -141,8 +151,11 @@ def _acquire_exclusive_file(workdir: str) -> WorkdirLock:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             holder = _read_holder(path)
-            if holder is not None and holder.get("host") == socket.gethostname() and \
-                    not _pid_alive(holder.get("pid")):
+            if (
+                holder is not None
+                and holder.get("host") == socket.gethostname()
+                and not _pid_alive(holder.get("pid"))
+            ):
                 aside = f"{path}.stale.{os.getpid()}"
                 try:
                     os.rename(path, aside)  # atomic: one taker moves it
@@ -150,8 +163,7 @@ def _acquire_exclusive_file(workdir: str) -> WorkdirLock:
                 except FileNotFoundError:
                     pass
                 continue
-            raise _in_use(workdir, holder, f" (if that process is gone, remove {path})") \
-                from None
+            raise _in_use(workdir, holder, f" (if that process is gone, remove {path})") from None
         os.write(fd, _holder_info())
         return WorkdirLock(path, fd, exclusive_file=True)
     raise _in_use(workdir, _read_holder(path), f" (if that process is gone, remove {path})")

@@ -1,4 +1,5 @@
 """Test set-up: an emulated 8-device CPU mesh, configured before jax is imported."""
+
 import os
 
 os.environ["XLA_FLAGS"] = (

@@ -1,4 +1,5 @@
 """Shared helpers for model tests: tiny configs and laid-out random batches."""
+
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -25,8 +26,9 @@ def random_batch(batch=2, frames=2, rows=2, cols=3, length=64, seed=0):
     for b in range(batch):
         text = rng.integers(VOCAB.first_text_id, VOCAB.text_size, int(rng.integers(3, 8)))
         codes = rng.integers(0, VOCAB.visual_size, (frames, rows, cols))
-        seq = layout.build_sequence(text, codes, fps=4, duration=1, height=rows * 8,
-                                    width=cols * 8, vocab=VOCAB)
+        seq = layout.build_sequence(
+            text, codes, fps=4, duration=1, height=rows * 8, width=cols * 8, vocab=VOCAB
+        )
         out.append(layout.pad_to(seq, length, VOCAB))
     batch_ = {k: jnp.asarray(np.stack([o[k] for o in out])) for k in out[0]}
     batch_["labels"] = jnp.where(batch_["visual"] == 1, batch_["tokens"], -1)

@@ -1,4 +1,5 @@
 """Frame-causal mask semantics and blockwise attention against the dense reference."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,8 +14,11 @@ SEG = np.array([CAUSAL] * 3 + [0] * 3 + [1] * 3 + [CAUSAL] + [PAD] * 2, np.int32
 
 def _mask(seg):
     idx = np.arange(len(seg))[None]
-    return np.asarray(attention.lumos_mask(jnp.asarray(idx), jnp.asarray(seg[None]),
-                                           jnp.asarray(idx), jnp.asarray(seg[None])))[0]
+    return np.asarray(
+        attention.lumos_mask(
+            jnp.asarray(idx), jnp.asarray(seg[None]), jnp.asarray(idx), jnp.asarray(seg[None])
+        )
+    )[0]
 
 
 def test_mask_by_hand():
@@ -61,9 +65,11 @@ def test_blockwise_equals_dense_values_and_grads(block):
 
     dense = lambda q, k, v: attention.dense_attention(q, k, v, idx, seg, idx, seg)  # noqa
     blockwise = lambda q, k, v: attention.blockwise_attention(  # noqa: E731
-        q, k, v, idx, seg, idx, seg, block_q=block[0], block_k=block[1])
-    np.testing.assert_allclose(np.asarray(blockwise(q, k, v)), np.asarray(dense(q, k, v)),
-                               atol=2e-5)
+        q, k, v, idx, seg, idx, seg, block_q=block[0], block_k=block[1]
+    )
+    np.testing.assert_allclose(
+        np.asarray(blockwise(q, k, v)), np.asarray(dense(q, k, v)), atol=2e-5
+    )
     gd = jax.grad(lambda *a: loss(dense, *a), argnums=(0, 1, 2))(q, k, v)
     gb = jax.jit(jax.grad(lambda *a: loss(blockwise, *a), argnums=(0, 1, 2)))(q, k, v)
     for a, b_ in zip(gd, gb):
@@ -75,8 +81,7 @@ def test_needed_blocks_skip_future_blocks_of_pure_text():
     idx = jnp.arange(s, dtype=jnp.int32)[None]
     seg = jnp.full((1, s), CAUSAL, jnp.int32)
     blocks = lambda x: attention._blocks(x, blk)  # noqa: E731
-    need = np.asarray(attention._needed_blocks(blocks(idx), blocks(seg), blocks(idx),
-                                               blocks(seg)))
+    need = np.asarray(attention._needed_blocks(blocks(idx), blocks(seg), blocks(idx), blocks(seg)))
     np.testing.assert_array_equal(need, np.tril(np.ones((4, 4), bool)))
 
 
@@ -88,6 +93,5 @@ def test_needed_blocks_keep_a_frame_that_spans_blocks():
     idx = jnp.arange(s, dtype=jnp.int32)[None]
     seg = jnp.asarray(seg)[None]
     blocks = lambda x: attention._blocks(x, blk)  # noqa: E731
-    need = np.asarray(attention._needed_blocks(blocks(idx), blocks(seg), blocks(idx),
-                                               blocks(seg)))
+    need = np.asarray(attention._needed_blocks(blocks(idx), blocks(seg), blocks(idx), blocks(seg)))
     assert need[0].tolist() == [True, True, True]

@@ -1,35 +1,45 @@
 """model.attention='auto': the path chosen per platform and shape, and its recording."""
+
 import logging
 
 import pytest
+from model_util import tiny_config
 
 from lumos_jax import config_lib
 from lumos_jax.model import attention_choice as ac
-from model_util import tiny_config
 
 
 def _paper(**overrides):
-    return tiny_config(**{**dict(dtype="bfloat16", num_heads=16, num_kv_heads=8,
-                                 head_dim=128, max_frame_tokens=1852), **overrides})
+    return tiny_config(
+        **{
+            **dict(
+                dtype="bfloat16", num_heads=16, num_kv_heads=8, head_dim=128, max_frame_tokens=1852
+            ),
+            **overrides,
+        }
+    )
 
 
-@pytest.mark.parametrize("platform,cap,seqs,overrides,want,why", [
-    ("cpu", None, [256, 512], {}, "dense", "up to 512"),
-    ("cpu", None, [2048], {}, "blockwise", "above 512"),
-    ("gpu", "9.0", [2048, 13312], {}, "cudnn", "takes these shapes"),
-    ("cuda", "8.0", [13312], {}, "cudnn", "takes these shapes"),
-    ("gpu", "9.0", [512], dict(dtype="float32"), "dense", "model.dtype=float32"),
-    ("gpu", "9.0", [13312], dict(dtype="float32"), "blockwise", "model.dtype=float32"),
-    ("gpu", "8.0", [2048], dict(head_dim=160), "dense", "<= 128"),
-    ("gpu", "9.0", [2048], dict(head_dim=160), "cudnn", "takes these shapes"),
-    ("gpu", "9.0", [2048], dict(head_dim=60, rope_variant="1d"), "dense", "multiple of 8"),
-    ("gpu", "9.0", [2047], {}, "dense", "even lengths"),
-    ("gpu", "9.0", [29184], {}, "blockwise", "mask + bias"),
-    ("tpu", None, [2048, 29184], {}, "splash", "splash"),
-    ("tpu", None, [2000], {}, "dense", "not a multiple of 128"),
-    ("tpu", None, [13300], {}, "blockwise", "not a multiple of 128"),
-    ("tpu", None, [2048], dict(max_frame_tokens=0), "dense", "max_frame_tokens=0"),
-])
+@pytest.mark.parametrize(
+    "platform,cap,seqs,overrides,want,why",
+    [
+        ("cpu", None, [256, 512], {}, "dense", "up to 512"),
+        ("cpu", None, [2048], {}, "blockwise", "above 512"),
+        ("gpu", "9.0", [2048, 13312], {}, "cudnn", "takes these shapes"),
+        ("cuda", "8.0", [13312], {}, "cudnn", "takes these shapes"),
+        ("gpu", "9.0", [512], dict(dtype="float32"), "dense", "model.dtype=float32"),
+        ("gpu", "9.0", [13312], dict(dtype="float32"), "blockwise", "model.dtype=float32"),
+        ("gpu", "8.0", [2048], dict(head_dim=160), "dense", "<= 128"),
+        ("gpu", "9.0", [2048], dict(head_dim=160), "cudnn", "takes these shapes"),
+        ("gpu", "9.0", [2048], dict(head_dim=60, rope_variant="1d"), "dense", "multiple of 8"),
+        ("gpu", "9.0", [2047], {}, "dense", "even lengths"),
+        ("gpu", "9.0", [29184], {}, "blockwise", "mask + bias"),
+        ("tpu", None, [2048, 29184], {}, "splash", "splash"),
+        ("tpu", None, [2000], {}, "dense", "not a multiple of 128"),
+        ("tpu", None, [13300], {}, "blockwise", "not a multiple of 128"),
+        ("tpu", None, [2048], dict(max_frame_tokens=0), "dense", "max_frame_tokens=0"),
+    ],
+)
 def test_choose(platform, cap, seqs, overrides, want, why):
     name, reason = ac.choose(_paper(**overrides), platform, seqs, cap)
     assert name == want and why in reason, reason
@@ -47,8 +57,9 @@ def test_resolve_records_the_choice_in_the_config_and_logs_once(caplog):
         assert ac.resolve(c, [Device()]) == "cudnn"
         assert c.model.attention == "cudnn" and '"attention": "cudnn"' in c.to_json()
     lines = [r.getMessage() for r in caplog.records if "model.attention=auto" in r.message]
-    assert lines == ["model.attention=auto -> cudnn (GPU: cuDNN flash attention takes "
-                     "these shapes)"]
+    assert lines == [
+        "model.attention=auto -> cudnn (GPU: cuDNN flash attention takes these shapes)"
+    ]
     c.model.attention = "blockwise"  # an explicit choice is kept
     assert ac.resolve(c, [Device()]) == "blockwise"
 

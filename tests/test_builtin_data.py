@@ -2,6 +2,7 @@
 """The tiny presets' built-in data (lumos_jax/data/builtin.py): made on first use with
 the visual tokenizer, keyed by its fingerprint, never left half-built; and the README's
 `python -m lumos_jax.train --config=configs/t2v.py:tiny` on a fresh cache."""
+
 import json
 import logging
 import os
@@ -10,13 +11,13 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 from flax import nnx
+from train_util import losses
 
 from lumos_jax import config_lib, train_loop
 from lumos_jax.data import builtin
 from lumos_jax.tokenizer import checkpoint_io
 from lumos_jax.tokenizer import config as tokenizer_config
 from lumos_jax.tokenizer import model as model_lib
-from train_util import losses
 
 SMALL = {"train": 8, "validation": 4}
 
@@ -24,8 +25,10 @@ SMALL = {"train": 8, "validation": 4}
 def _tokenizer(workdir, seed):
     """A tiny visual tokenizer checkpoint in lumos_jax.tokenizer.train's layout."""
     model = model_lib.create(tokenizer_config.get("tiny"), seed=seed)
-    flat = {".".join(map(str, p)): np.asarray(v.get_value())
-            for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))}
+    flat = {
+        ".".join(map(str, p)): np.asarray(v.get_value())
+        for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))
+    }
     saver = ocp.StandardCheckpointer()
     saver.save(str(workdir / "checkpoints" / "1" / "params"), flat)
     saver.wait_until_finished()
@@ -42,8 +45,9 @@ def toks(tmp_path_factory):
 def small_build(monkeypatch, tmp_path, toks):
     """The built-in data at test size, in a fresh cache, from a tiny tokenizer."""
     monkeypatch.setattr(builtin, "SPLITS", SMALL)
-    monkeypatch.setattr(builtin, "PREPARE_OPTIONS", dict(batch_size=4, fast_compile=True,
-                                                         decode_threads=1))
+    monkeypatch.setattr(
+        builtin, "PREPARE_OPTIONS", dict(batch_size=4, fast_compile=True, decode_threads=1)
+    )
     monkeypatch.setattr(builtin, "SHIPPED_TOKENIZER", toks[0])
     monkeypatch.setattr(builtin, "CACHE_ROOT", str(tmp_path / "cache"))
     return tmp_path / "cache"
@@ -63,6 +67,7 @@ def test_first_use_builds_once_keyed_by_the_tokenizer(small_build, toks, monkeyp
 
     def no_rebuild(out, *args):
         raise AssertionError(f"rebuilt {out}")
+
     monkeypatch.setattr(builtin, "prepare_split", no_rebuild)
     assert builtin.ensure() == first  # the second run reuses it
     with pytest.raises(AssertionError, match="rebuilt"):  # another tokenizer: its own dir
@@ -80,6 +85,7 @@ def test_a_killed_first_build_leaves_no_half_dataset(small_build, monkeypatch):
         if split == "validation":
             raise KeyboardInterrupt  # what Ctrl+C does mid-way
         return real_split(out, tokenizer_ckpt, split, num)
+
     monkeypatch.setattr(builtin, "prepare_split", killed_at_validation)
     with pytest.raises(KeyboardInterrupt):
         builtin.ensure()
@@ -97,8 +103,9 @@ def test_a_killed_first_build_leaves_no_half_dataset(small_build, monkeypatch):
 
 def test_a_failed_build_is_one_clear_error(small_build, monkeypatch):
     monkeypatch.setattr(builtin, "PREPARE_OPTIONS", dict(batch_size=0))
-    with pytest.raises(ChildProcessError, match="making the built-in records failed "
-                                                "\\(train split, exit code"):
+    with pytest.raises(
+        ChildProcessError, match="making the built-in records failed \\(train split, exit code"
+    ):
         builtin.ensure()
 
 
@@ -118,8 +125,10 @@ def test_resolve_names_the_records_and_tokenizers(small_build, toks):
     assert c.data.streams.video.sources == "builtin:video-train"
     changed = builtin.resolve(c)
     d = builtin.ensure()
-    assert changed == {"data.streams.video.sources": f"array_record:{d}/video-train-*.array_record",
-                       "eval_sources": f"array_record:{d}/video-validation-*.array_record"}
+    assert changed == {
+        "data.streams.video.sources": f"array_record:{d}/video-train-*.array_record",
+        "eval_sources": f"array_record:{d}/video-validation-*.array_record",
+    }
     assert c.data.streams.image.sources == "builtin:image-train"  # weight 0: never opened
     builtin.resolve(c, builtin.TOKENIZER_KEYS)
     assert c.sampling.text_tokenizer == os.path.join(d, "tokenizer.json")
@@ -142,8 +151,9 @@ def test_tiny_config_trains_on_a_fresh_cache(small_build, tmp_path, caplog):
     """What `python -m lumos_jax.train --config=configs/t2v.py:tiny` does on a fresh
     clone (a smaller model and dataset): records made, trained, evaluated, progress shown."""
     c = config_lib.experiment("t2v", "tiny")
-    c.model.update(num_layers=1, embed_dim=64, num_heads=2, num_kv_heads=2, head_dim=32,
-                   mlp_dim=128)
+    c.model.update(
+        num_layers=1, embed_dim=64, num_heads=2, num_kv_heads=2, head_dim=32, mlp_dim=128
+    )
     c.data.batch_size = 8
     c.mesh.update(data=-1, fsdp=1, tensor=1)
     c.train.update(steps=2, log_every=1, checkpoint_every=2, eval_every=2, eval_batches=1)
@@ -153,7 +163,8 @@ def test_tiny_config_trains_on_a_fresh_cache(small_build, tmp_path, caplog):
     assert sorted(losses(work)) == [1, 2]
     saved = json.loads(open(os.path.join(work, "config.json")).read())
     assert saved["data"]["streams"]["video"]["sources"].startswith(
-        f"array_record:{builtin.ensure()}/video-train-")
+        f"array_record:{builtin.ensure()}/video-train-"
+    )
     text = caplog.text
     assert "first use of the tiny presets' built-in data" in text
     assert "train step 2/2 (100%): loss " in text and "step/s, ETA 0s" in text

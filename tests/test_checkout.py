@@ -1,5 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """assets/ is checkout-only: found next to the package, or one clear line when missing."""
+
 import os
 import subprocess
 import sys
@@ -12,13 +13,13 @@ from lumos_jax.data import builtin
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The demo as `python -m lumos_jax.demo` runs it, with assets/ looked up in argv[1].
-_DEMO = r'''
+_DEMO = r"""
 import sys
 from lumos_jax import cli, demo
 demo.ASSETS = sys.argv.pop(1)
 sys.argv[0] = "lumos_jax.demo"
 cli.run(demo.main, demo._define_flags)
-'''
+"""
 
 
 def test_assets_are_next_to_the_package_in_a_checkout():
@@ -43,14 +44,20 @@ def test_demo_without_assets_fails_with_one_line(tmp_path):
     empty = tmp_path / "site-packages"
     empty.mkdir()
     assets = str(empty / "assets")
-    r = subprocess.run([sys.executable, "-c", _DEMO, assets, f"--workdir={tmp_path / 'w'}"],
-                       cwd=_ROOT, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", _DEMO, assets, f"--workdir={tmp_path / 'w'}"],
+        cwd=_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 1, r.stderr[-3000:]
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert lines[-1] == (
         f"lumos_jax.demo: error: {assets} is missing: assets/ and configs/ ship with the "
         "lumos_jax repository checkout, not with the pip package; clone the repository and "
         "run `pip install -e .` in it, or pass --tokenizer_ckpt=DIR and --init_from='' "
-        "(--verbosity=1 shows the traceback)"), r.stderr[-3000:]
+        "(--verbosity=1 shows the traceback)"
+    ), r.stderr[-3000:]
     assert "Traceback" not in r.stderr
     assert not os.path.exists(tmp_path / "w" / "tokenizer")  # failed before stage 1

@@ -1,6 +1,7 @@
 """Checkpoint checksums and damaged steps (lumos_jax/checkpoint_integrity.py and
 Checkpointer.restore_latest): a step with a missing or cut file or a flipped bit is
 reported in one line, moved aside (not deleted) and the previous step is restored."""
+
 import glob
 import hashlib
 import logging
@@ -14,8 +15,10 @@ import pytest
 
 from lumos_jax import checkpoint, checkpoint_integrity
 
-TARGET = {"w": jax.ShapeDtypeStruct((4000,), jnp.float32),
-          "b": jax.ShapeDtypeStruct((3,), jnp.float32)}
+TARGET = {
+    "w": jax.ShapeDtypeStruct((4000,), jnp.float32),
+    "b": jax.ShapeDtypeStruct((3,), jnp.float32),
+}
 
 
 def _state(step):
@@ -54,10 +57,12 @@ def _flip_a_bit(step_dir):
     open(path, "wb").write(bytes(data))
 
 
-DAMAGE = {"manifest.ocdbt removed": (_remove_manifest, "state/manifest.ocdbt is missing"),
-          "data file truncated": (_truncate_data, "differs from its sha256"),
-          "data/metadata removed": (_remove_data_item, "data/metadata is missing"),
-          "one bit flipped": (_flip_a_bit, "differs from its sha256")}
+DAMAGE = {
+    "manifest.ocdbt removed": (_remove_manifest, "state/manifest.ocdbt is missing"),
+    "data file truncated": (_truncate_data, "differs from its sha256"),
+    "data/metadata removed": (_remove_data_item, "data/metadata is missing"),
+    "one bit flipped": (_flip_a_bit, "differs from its sha256"),
+}
 
 
 @pytest.mark.parametrize("async_save", [False, True])
@@ -68,11 +73,15 @@ def test_every_file_of_a_step_has_its_sha256(tmp_path, async_save):
         step_dir = os.path.join(d, str(step))
         sums = checkpoint_integrity.read_sums(step_dir)
         assert "state/manifest.ocdbt" in sums and "data/metadata" in sums
-        files = [os.path.relpath(p, step_dir) for p in glob.glob(f"{step_dir}/**", recursive=True)
-                 if os.path.isfile(p)]
+        files = [
+            os.path.relpath(p, step_dir)
+            for p in glob.glob(f"{step_dir}/**", recursive=True)
+            if os.path.isfile(p)
+        ]
         # All but the sums and the two files Orbax rewrites when it commits the step.
-        assert sorted(files) == sorted(list(sums) + ["SHA256SUMS", "_CHECKPOINT_METADATA",
-                                                     "commit_success.txt"])
+        assert sorted(files) == sorted(
+            list(sums) + ["SHA256SUMS", "_CHECKPOINT_METADATA", "commit_success.txt"]
+        )
         for rel, digest in sums.items():
             with open(os.path.join(step_dir, rel), "rb") as f:
                 assert hashlib.sha256(f.read()).hexdigest() == digest, rel
@@ -130,8 +139,10 @@ def test_no_intact_step_left_is_one_error(tmp_path):
     _flip_a_bit(os.path.join(d, "4"))
     _remove_manifest(os.path.join(d, "8"))
     ck = checkpoint.Checkpointer(d, async_save=False)
-    with pytest.raises(FileNotFoundError, match="no intact checkpoint in .*: every step was "
-                                                "damaged and moved aside"):
+    with pytest.raises(
+        FileNotFoundError,
+        match="no intact checkpoint in .*: every step was damaged and moved aside",
+    ):
         ck.restore_latest(TARGET)
     ck.close()
     assert len(glob.glob(f"{d}/*.damaged-*")) == 2
@@ -144,7 +155,8 @@ def test_intact_status_says_intact_only_when_verified(tmp_path):
     ck.save(4, _state(4), {}, force=True)
     assert ck.intact_status() == "the last checkpoint, step 4, is intact (checksums verified)"
     _flip_a_bit(os.path.join(ck.directory, "4"))
-    assert ck.intact_status().startswith("the last checkpoint, step 4, is not known to be "
-                                         "intact (state/ocdbt.process_0/d/")
+    assert ck.intact_status().startswith(
+        "the last checkpoint, step 4, is not known to be intact (state/ocdbt.process_0/d/"
+    )
     ck.close()
     shutil.rmtree(tmp_path / "ck")

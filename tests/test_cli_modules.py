@@ -1,12 +1,23 @@
 """Every CLI module imports into one process (absl flags are defined only under __main__,
 so two CLIs that both take --config never collide, e.g. in one pytest worker)."""
+
 import importlib
 
-CLI_MODULES = ["lumos_jax.cli", "lumos_jax.train", "lumos_jax.sample", "lumos_jax.evaluate", "lumos_jax.demo",
-               "lumos_jax.tokenizer.train", "lumos_jax.model.convert_hf",
-               "lumos_jax.model.summary", "lumos_jax.compile_check", "lumos_jax.data.prepare",
-               "lumos_jax.tokenizer.convert_cosmos", "lumos_jax.data.lumos_pkl",
-               "lumos_jax.export"]
+CLI_MODULES = [
+    "lumos_jax.cli",
+    "lumos_jax.train",
+    "lumos_jax.sample",
+    "lumos_jax.evaluate",
+    "lumos_jax.demo",
+    "lumos_jax.tokenizer.train",
+    "lumos_jax.model.convert_hf",
+    "lumos_jax.model.summary",
+    "lumos_jax.compile_check",
+    "lumos_jax.data.prepare",
+    "lumos_jax.tokenizer.convert_cosmos",
+    "lumos_jax.data.lumos_pkl",
+    "lumos_jax.export",
+]
 
 
 def test_cli_modules_import_together():
@@ -16,6 +27,7 @@ def test_cli_modules_import_together():
 
 def test_demo_config_from_scratch_and_from_parameters(tmp_path):
     from lumos_jax import demo
+
     scratch = demo.demo_config(str(tmp_path), "TOK", 600)
     assert not scratch.init_from and scratch.optim.lr == 1e-3
     assert scratch.optim.schedule == "cosine" and scratch.optim.total_steps == 600
@@ -46,10 +58,14 @@ def test_demo_refuses_token_records_of_another_tokenizer(tmp_path):
 
     from lumos_jax import demo
     from lumos_jax.tokenizer import checkpoint_io
-    from lumos_jax.tokenizer import config as tok_config, model as tok_model
+    from lumos_jax.tokenizer import config as tok_config
+    from lumos_jax.tokenizer import model as tok_model
+
     model = tok_model.create(tok_config.tiny(), seed=0)
-    flat = {".".join(map(str, p)): np.asarray(v.get_value())
-            for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))}
+    flat = {
+        ".".join(map(str, p)): np.asarray(v.get_value())
+        for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))
+    }
     saver = ocp.StandardCheckpointer()
     saver.save(str(tmp_path / "tok" / "checkpoints" / "1" / "params"), flat)
     saver.wait_until_finished()
@@ -57,24 +73,28 @@ def test_demo_refuses_token_records_of_another_tokenizer(tmp_path):
     data = tmp_path / "tokens"
     data.mkdir()
     for split in ("train", "validation"):
-        (data / f"manifest-{split}.json").write_text(json.dumps(
-            {"visual_tokenizer": {"params_sha256": "0" * 64, "checkpoint": "/old/tok"}}))
+        (data / f"manifest-{split}.json").write_text(
+            json.dumps({"visual_tokenizer": {"params_sha256": "0" * 64, "checkpoint": "/old/tok"}})
+        )
     with pytest.raises(ValueError, match="made with the visual tokenizer /old/tok"):
         demo.records_stage(str(data), str(tmp_path / "tok"), 4, 4)
     sha = checkpoint_io.params_fingerprint(flat)
     for split in ("train", "validation"):  # the same tokenizer: records are reused
-        (data / f"manifest-{split}.json").write_text(json.dumps(
-            {"visual_tokenizer": {"params_sha256": sha}}))
+        (data / f"manifest-{split}.json").write_text(
+            json.dumps({"visual_tokenizer": {"params_sha256": sha}})
+        )
     assert demo.records_stage(str(data), str(tmp_path / "tok"), 4, 4) == str(data)
     # Given t2v params name the tokenizer their records came from (export_info.json).
     params = tmp_path / "params"
     params.mkdir()
-    (params / "export_info.json").write_text(json.dumps(
-        {"visual_tokenizer": {"params_sha256": "1" * 64, "id": "small:111"}}))
+    (params / "export_info.json").write_text(
+        json.dumps({"visual_tokenizer": {"params_sha256": "1" * 64, "id": "small:111"}})
+    )
     with pytest.raises(ValueError, match="tokens of the visual tokenizer small:111"):
         demo.check_params_tokenizer(str(params), str(tmp_path / "tok"))
-    (params / "export_info.json").write_text(json.dumps(
-        {"visual_tokenizer": {"params_sha256": sha}}))
+    (params / "export_info.json").write_text(
+        json.dumps({"visual_tokenizer": {"params_sha256": sha}})
+    )
     demo.check_params_tokenizer(str(params), str(tmp_path / "tok"))  # the same: accepted
 
 
@@ -82,13 +102,26 @@ def test_export_records_the_tokenizers_of_the_training_records(tmp_path):
     import json
 
     from lumos_jax import export
-    (tmp_path / "manifest-train.json").write_text(json.dumps(
-        {"visual_tokenizer": {"params_sha256": "ab" * 32, "id": "small:abab"},
-         "text_tokenizer": {"sha256": "cd" * 32}, "counts": {"records": 4}}))
-    config = {"data": {"streams": {
-        "video": {"sources": f"lumos_pkl:/x.pkl,array_record:{tmp_path}/video-train-*"},
-        "image": {"sources": ""}}}}
+
+    (tmp_path / "manifest-train.json").write_text(
+        json.dumps(
+            {
+                "visual_tokenizer": {"params_sha256": "ab" * 32, "id": "small:abab"},
+                "text_tokenizer": {"sha256": "cd" * 32},
+                "counts": {"records": 4},
+            }
+        )
+    )
+    config = {
+        "data": {
+            "streams": {
+                "video": {"sources": f"lumos_pkl:/x.pkl,array_record:{tmp_path}/video-train-*"},
+                "image": {"sources": ""},
+            }
+        }
+    }
     assert export.records_tokenizers(config) == {
         "visual_tokenizer": {"params_sha256": "ab" * 32, "id": "small:abab"},
-        "text_tokenizer": {"sha256": "cd" * 32}}
+        "text_tokenizer": {"sha256": "cd" * 32},
+    }
     assert export.records_tokenizers({"data": {"streams": {}}}) == {}

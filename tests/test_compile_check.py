@@ -1,4 +1,5 @@
 """Ahead-of-time compilation for a mock TPU pod (needs libtpu: the [tpu] extra)."""
+
 import os
 import subprocess
 import sys
@@ -39,8 +40,9 @@ def test_tiny_step_compiles_for_v5p_and_memory_moves_the_right_way(v5p_devices):
     assert no_remat.temp_bytes > base.temp_bytes  # activations kept instead of recomputed
     unchunked = _tiny(remat="full", **BIG_VOCAB)
     unchunked.loss.chunk = None
-    assert compile_check.compile_step(unchunked, v5p_devices, 4, 512).temp_bytes > \
-        base.temp_bytes  # the whole [B, S, V] logits live at once
+    assert (
+        compile_check.compile_step(unchunked, v5p_devices, 4, 512).temp_bytes > base.temp_bytes
+    )  # the whole [B, S, V] logits live at once
 
 
 def test_fsdp_mesh_is_resolved_to_dividing_groups():
@@ -71,8 +73,9 @@ def test_mesh_that_does_not_divide_the_topology(v5p_devices):
 
 
 def test_sweep_tabulates_every_combination(v5p_devices, capsys):
-    rows = compile_check.sweep(_tiny(), "v5p:2x2x1", v5p_devices, 1, 128, tensors=(1, 2),
-                               remats=("full",), micros=(1, 2))
+    rows = compile_check.sweep(
+        _tiny(), "v5p:2x2x1", v5p_devices, 1, 128, tensors=(1, 2), remats=("full",), micros=(1, 2)
+    )
     assert [(r[0]["tensor"], r[2]) for r in rows] == [(1, 1), (1, 2), (2, 1), (2, 2)]
     assert all(r[3] > 0 and r[4] == "yes" for r in rows)
     out = capsys.readouterr().out
@@ -92,6 +95,7 @@ def test_every_paper_preset_resolves_a_mesh_for_the_readme_topologies(task, v5p_
     """compile_check's mesh resolution for cpu:48 and v5p:4x4x3 (both 48 devices), no
     compile: the README's paper-scale commands once crashed here for every preset."""
     from lumos_jax import parallel
+
     assert len(v5p_48) == 48
     for arg in PAPER_PRESETS:
         c = config_lib.experiment(task, arg)
@@ -112,16 +116,36 @@ def test_every_paper_preset_resolves_a_mesh_for_the_readme_topologies(task, v5p_
 def test_readme_compile_command_for_a_paper_preset_with_one_layer(tmp_path):
     """The README's `compile_check --config=...:PRESET --topology=v5p:4x4x3`, as a user
     runs it (one layer and a short sequence keep it fast), with no TPU-probe noise."""
-    env = {k: v for k, v in os.environ.items() if k not in (
-        "JAX_PLATFORMS", "XLA_FLAGS", "TPU_WORKER_HOSTNAMES", "TPU_ACCELERATOR_TYPE")}
-    r = subprocess.run([sys.executable, "-m", "lumos_jax.compile_check",
-                        "--config=configs/t2v.py:0.5b", "--topology=v5p:4x4x3",
-                        "--config.model.num_layers=1", "--seq_len=512"],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("JAX_PLATFORMS", "XLA_FLAGS", "TPU_WORKER_HOSTNAMES", "TPU_ACCELERATOR_TYPE")
+    }
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lumos_jax.compile_check",
+            "--config=configs/t2v.py:0.5b",
+            "--topology=v5p:4x4x3",
+            "--config.model.num_layers=1",
+            "--seq_len=512",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "topology v5p:4x4x3: 48 devices, mesh {'data': 3, 'fsdp': 16, 'tensor': 1}" \
-        in r.stdout, r.stdout
+    assert (
+        "topology v5p:4x4x3: 48 devices, mesh {'data': 3, 'fsdp': 16, 'tensor': 1}" in r.stdout
+    ), r.stdout
     assert "(fits," in r.stdout
-    for noise in ("Unable to initialize backend", "unexpected worker hostname", "Traceback",
-                  "Failed to find host bounds"):
+    for noise in (
+        "Unable to initialize backend",
+        "unexpected worker hostname",
+        "Traceback",
+        "Failed to find host bounds",
+    ):
         assert noise not in r.stdout + r.stderr, (noise, r.stderr[-3000:])

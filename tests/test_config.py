@@ -1,5 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """Experiment configs: cheap to load, linked fields, every key that is read declared."""
+
 import json
 import os
 import subprocess
@@ -16,16 +17,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_config_lib_does_not_import_the_pipeline():
     """Loading a config must not pull in Grain (the data pipeline) or the model code."""
-    code = ("import sys, lumos_jax.config_lib; "
-            "print(sorted(m for m in ('grain', 'lumos_jax.data.pipeline', "
-            "'lumos_jax.model.decoder') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys, lumos_jax.config_lib; "
+        "print(sorted(m for m in ('grain', 'lumos_jax.data.pipeline', "
+        "'lumos_jax.model.decoder') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 
-PRESETS = [(task, arg) for task in config_lib.TASKS
-           for arg in ("tiny", "0.5b", "1b-256p", "3.6b-384p")]
+PRESETS = [
+    (task, arg) for task in config_lib.TASKS for arg in ("tiny", "0.5b", "1b-256p", "3.6b-384p")
+]
 TOKENIZER_PRESETS = ("tiny", "small", "dv4x8x8", "shapes")
 
 
@@ -79,15 +84,20 @@ def _parse(*overrides):
     """The config as a CLI sees it: config_flags with lock_config=True, then overrides."""
     argv = ["prog", f"--config={ROOT}/configs/t2v.py:tiny", *overrides]
     fv = flags.FlagValues()
-    config_flags.DEFINE_config_file("config", None, "", flag_values=fv, lock_config=True,
-                                    sys_argv=argv)  # the overrides are read from sys_argv
+    config_flags.DEFINE_config_file(
+        "config", None, "", flag_values=fv, lock_config=True, sys_argv=argv
+    )  # the overrides are read from sys_argv
     fv(argv)
     return fv.config
 
 
 def test_command_line_override_of_a_source_propagates():
-    c = _parse("--config.vocab.kind=release", "--config.vocab.text_tokens=0",
-               "--config.model.rope_variant=1d", "--config.data.position_strides=(2,8,8)")
+    c = _parse(
+        "--config.vocab.kind=release",
+        "--config.vocab.text_tokens=0",
+        "--config.model.rope_variant=1d",
+        "--config.data.position_strides=(2,8,8)",
+    )
     assert c.data.vocab.to_dict() == dict(kind="release", text_tokens=0, visual_size=1000)
     assert c.data.rope_variant == "1d"
     assert tuple(c.sampling.position_strides) == (2, 8, 8)
@@ -102,13 +112,15 @@ def test_command_line_override_of_a_linked_copy_sets_both():
 
 def test_every_read_train_key_is_declared():
     """train.peak_tflops (read by train_lib) is a key; the never-read train.batch_size is not."""
-    cli.check_config_overrides([f"--config={ROOT}/configs/t2v.py:1b",
-                                "--config.train.peak_tflops=989"])
+    cli.check_config_overrides(
+        [f"--config={ROOT}/configs/t2v.py:1b", "--config.train.peak_tflops=989"]
+    )
     for arg in ("tiny", "1b"):
         c = config_lib.experiment("t2v", arg)
         assert c.train.peak_tflops == 0.0 and "batch_size" not in c.train
     with pytest.raises(cli.UsageError, match="no such config key"):
-        cli.check_config_overrides([f"--config={ROOT}/configs/t2v.py:1b",
-                                    "--config.train.batch_size=48"])
+        cli.check_config_overrides(
+            [f"--config={ROOT}/configs/t2v.py:1b", "--config.train.batch_size=48"]
+        )
     c = _parse("--config.train.peak_tflops=100")
     assert train_lib.peak_flops_per_device(c) == 100e12

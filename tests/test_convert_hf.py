@@ -1,4 +1,5 @@
 """Parity with transformers' Chameleon: import, logits, export and reload."""
+
 import json
 
 import jax.numpy as jnp
@@ -18,12 +19,24 @@ VOCAB = layout.compact_vocab(text_tokens=192, visual_size=256)
 def _hf_model(per_head_norm: bool, seed=0):
     torch.manual_seed(seed)
     cfg = transformers.ChameleonConfig(
-        vocab_size=VOCAB.size, hidden_size=64, intermediate_size=160, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-        vocabulary_map={"<image>": 5}, vq_config={"embed_dim": 4, "num_embeddings": 8,
-                                                  "base_channels": 32, "channel_multiplier": [1],
-                                                  "num_res_blocks": 1, "latent_channels": 4,
-                                                  "attn_resolutions": []})
+        vocab_size=VOCAB.size,
+        hidden_size=64,
+        intermediate_size=160,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        vocabulary_map={"<image>": 5},
+        vq_config={
+            "embed_dim": 4,
+            "num_embeddings": 8,
+            "base_channels": 32,
+            "channel_multiplier": [1],
+            "num_res_blocks": 1,
+            "latent_channels": 4,
+            "attn_resolutions": [],
+        },
+    )
     model = transformers.ChameleonForConditionalGeneration(cfg).eval()
     with torch.no_grad():  # random norms so every mapping (and per-head layout) is tested
         for name, p in model.named_parameters():
@@ -39,8 +52,9 @@ def _hf_model(per_head_norm: bool, seed=0):
 def test_hf_to_ours_logits_match(tmp_path, per_head):
     hf = _hf_model(per_head)
     hf.save_pretrained(tmp_path, safe_serialization=True)
-    cfg, pure, _ = convert_hf.load_hf(str(tmp_path), VOCAB, rope_variant="1d",
-                                      dtype="float32", remat="none")
+    cfg, pure, _ = convert_hf.load_hf(
+        str(tmp_path), VOCAB, rope_variant="1d", dtype="float32", remat="none"
+    )
     assert cfg.qk_norm_per_head == per_head
     model = from_pure(cfg, pure)
     ids = np.random.default_rng(0).integers(64, VOCAB.text_size, (2, 23))
@@ -60,8 +74,9 @@ def test_hf_to_ours_logits_match(tmp_path, per_head):
 def test_ours_to_hf_round_trip(tmp_path):
     hf = _hf_model(per_head_norm=False, seed=1)
     hf.save_pretrained(tmp_path / "a", safe_serialization=True)
-    cfg, pure, base = convert_hf.load_hf(str(tmp_path / "a"), VOCAB, dtype="float32",
-                                         rope_variant="1d")
+    cfg, pure, base = convert_hf.load_hf(
+        str(tmp_path / "a"), VOCAB, dtype="float32", rope_variant="1d"
+    )
     model = from_pure(cfg, pure)
     convert_hf.save_hf(str(tmp_path / "b"), to_pure(model), cfg, base_config=base)
     back = transformers.ChameleonForConditionalGeneration.from_pretrained(tmp_path / "b").eval()
@@ -80,8 +95,12 @@ def test_ours_to_hf_round_trip(tmp_path):
 
 def test_safetensors_sharded_and_truncated(tmp_path):
     import ml_dtypes
-    t = {"a": np.arange(6, dtype=np.float32).reshape(2, 3),
-         "b": np.ones(5, ml_dtypes.bfloat16), "c": np.arange(4, dtype=np.int32)}
+
+    t = {
+        "a": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "b": np.ones(5, ml_dtypes.bfloat16),
+        "c": np.arange(4, dtype=np.int32),
+    }
     safetensors_io.write_checkpoint(str(tmp_path), t, max_shard_bytes=20)
     back = safetensors_io.read_checkpoint(str(tmp_path))
     for k in t:

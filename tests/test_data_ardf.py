@@ -1,5 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """AR-DF training masks: ratio distribution, tube pattern, labels, newline handling."""
+
 import numpy as np
 import pytest
 
@@ -19,8 +20,9 @@ def test_ratio_distribution_matches_cosine_floor():
 
 
 def test_masked_count_rounds_and_floors_at_one():
-    np.testing.assert_array_equal(ardf.masked_count(10, [0.0, 0.04, 0.25, 0.35, 0.7, 1.0]),
-                                  [1, 1, 2, 4, 7, 10])  # round half to even: 2.5 -> 2
+    np.testing.assert_array_equal(
+        ardf.masked_count(10, [0.0, 0.04, 0.25, 0.35, 0.7, 1.0]), [1, 1, 2, 4, 7, 10]
+    )  # round half to even: 2.5 -> 2
 
 
 def test_tube_same_pattern_every_frame_with_exact_count():
@@ -56,8 +58,9 @@ def test_random_and_diffusion_forcing_modes():
 
 def _sample(vocab, frames=3, rows=2, cols=3, text=(70, 71)):
     codes = np.random.default_rng(0).integers(0, vocab.visual_size, (frames, rows, cols))
-    return layout.build_sequence(list(text), codes, fps=4, duration=1, height=rows * 8,
-                                 width=cols * 8, vocab=vocab), codes
+    return layout.build_sequence(
+        list(text), codes, fps=4, duration=1, height=rows * 8, width=cols * 8, vocab=vocab
+    ), codes
 
 
 @pytest.mark.parametrize("frames", [1, 3])  # 1-frame images are masked the same way
@@ -65,8 +68,9 @@ def test_labels_only_at_masked_positions(frames):
     v = layout.compact_vocab()
     seq, _ = _sample(v, frames=frames)
     for seed in range(20):
-        inputs, labels, rho = ardf.ardf_mask(seq, 2, 3, np.random.default_rng(seed),
-                                             ardf.MaskSpec(), v)
+        inputs, labels, rho = ardf.ardf_mask(
+            seq, 2, 3, np.random.default_rng(seed), ardf.MaskSpec(), v
+        )
         masked = inputs != seq.tokens
         assert np.all(inputs[masked] == v.mask)
         assert np.all(seq.visual[masked] == 1)  # only visual content is ever masked

@@ -1,6 +1,7 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """Bad input: every defect is an error naming shard, record index and problem, or, with
 skip_bad_records, a logged and counted skip (never a silent drop)."""
+
 import logging
 
 import numpy as np
@@ -14,16 +15,26 @@ V = layout.compact_vocab()
 
 
 def _good(i):
-    return records.random_record(np.random.default_rng(i), V, frames=2, height=16, width=16,
-                                 text_len=6, record_id=f"g{i}")
+    return records.random_record(
+        np.random.default_rng(i), V, frames=2, height=16, width=16, text_len=6, record_id=f"g{i}"
+    )
 
 
 def _with(r, **kw):
-    f = dict(record_id=r.record_id, caption=r.caption, text_ids=r.text_ids, codes=r.codes,
-             fps=r.fps, duration=r.duration, height=r.height, width=r.width)
+    f = dict(
+        record_id=r.record_id,
+        caption=r.caption,
+        text_ids=r.text_ids,
+        codes=r.codes,
+        fps=r.fps,
+        duration=r.duration,
+        height=r.height,
+        width=r.width,
+    )
     f.update(kw)
-    return records.make_record(f.pop("record_id"), f.pop("caption"), f.pop("text_ids"),
-                               f.pop("codes"), **f)
+    return records.make_record(
+        f.pop("record_id"), f.pop("caption"), f.pop("text_ids"), f.pop("codes"), **f
+    )
 
 
 def _flip_last_byte(b):
@@ -37,8 +48,10 @@ BAD = [
     (lambda r: _with(r, text_ids=[70, V.text_size + 3]), "text token id out of range"),
     (lambda r: _with(r, codes=r.codes + V.visual_size), "visual code out of range"),
     (lambda r: _with(r, height=24), "code grid 2x2 does not match the stated size 24x16"),
-    (lambda r: _with(r, text_ids=np.full(200, 70)),
-     "sequence of 227 tokens \\(200 prompt ids\\) does not fit bucket 'video' of 128"),
+    (
+        lambda r: _with(r, text_ids=np.full(200, 70)),
+        "sequence of 227 tokens \\(200 prompt ids\\) does not fit bucket 'video' of 128",
+    ),
 ]
 
 
@@ -69,8 +82,9 @@ def test_each_defect_names_shard_index_and_problem(shard):
     maker = pipeline.ExampleMaker(source, p._spec("video", 0, 128))
     for k, (_, message) in enumerate(BAD):
         maker.load(2 * k)  # the good neighbour loads
-        with pytest.raises(records.RecordError,
-                           match=f"bad-0.array_record record {2 * k + 1}: {message}"):
+        with pytest.raises(
+            records.RecordError, match=f"bad-0.array_record record {2 * k + 1}: {message}"
+        ):
             maker.load(2 * k + 1)
 
 
@@ -81,8 +95,9 @@ def test_error_mode_stops_the_pipeline_with_the_record_named(shard):
 
 
 def test_skip_mode_logs_and_counts_every_skip(shard, caplog):
-    it = pipeline.make_iterator(_config(shard, skip_bad_records=True), process_index=0,
-                                process_count=1)
+    it = pipeline.make_iterator(
+        _config(shard, skip_bad_records=True), process_index=0, process_count=1
+    )
     with caplog.at_level(logging.WARNING):
         batches = list(it)
     assert len(batches) == 3  # 12 positions; each bad record replaced by its good successor

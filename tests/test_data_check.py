@@ -1,5 +1,6 @@
 """python -m lumos_jax.data.check: every bad record of every shard, with file, index and
 reason; a shard that does not open (cut at 64 KiB, not an ArrayRecord file) says why."""
+
 import os
 import subprocess
 import sys
@@ -16,8 +17,12 @@ VOCAB = layout.compact_vocab()
 
 def _records(n, seed=0):
     rng = np.random.default_rng(seed)
-    return [records.random_record(rng, VOCAB, frames=5, height=64, width=64, text_len=40,
-                                  record_id=f"r{i}") for i in range(n)]
+    return [
+        records.random_record(
+            rng, VOCAB, frames=5, height=64, width=64, text_len=40, record_id=f"r{i}"
+        )
+        for i in range(n)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +33,20 @@ def shards(tmp_path_factory):
     data[1] = data[1][:-1] + bytes([data[1][-1] ^ 0xFF])  # payload byte: CRC mismatch
     data[3] = data[3][:30]  # cut inside its metadata
     wide = _records(1, seed=2)[0]
-    data.append(records.encode(records.make_record(  # decodes, but a code is out of range
-        "wide", "c", wide.text_ids, np.full_like(wide.codes, VOCAB.visual_size),
-        fps=8, duration=2, height=64, width=64)))
+    data.append(
+        records.encode(
+            records.make_record(  # decodes, but a code is out of range
+                "wide",
+                "c",
+                wide.text_ids,
+                np.full_like(wide.codes, VOCAB.visual_size),
+                fps=8,
+                duration=2,
+                height=64,
+                width=64,
+            )
+        )
+    )
     records.write_array_record(d / "a-1.array_record", data)
     big = d / "a-2.array_record"  # > 64 KiB, then cut at the first block boundary
     records.write_array_record(big, _records(120, seed=3))
@@ -49,45 +65,76 @@ def test_every_bad_record_and_shard_is_listed(shards):
     assert lines[0] == f"{one} record 1: checksum mismatch: the record is corrupt"
     assert lines[1].startswith(f"{one} record 3: truncated record: 30 bytes")
     assert lines[2].startswith(f"{one} record 5: visual code out of range [0, 1000)")
-    assert lines[3] == (f"{shards}/a-2.array_record: does not open (its record index "
-                        f"(written at the end of the file when the writer closes) is missing "
-                        f"or damaged: the file ends after 65536 bytes, exactly 1 block of "
-                        f"64 KiB, as a write or copy cut short leaves it)")
+    assert lines[3] == (
+        f"{shards}/a-2.array_record: does not open (its record index "
+        f"(written at the end of the file when the writer closes) is missing "
+        f"or damaged: the file ends after 65536 bytes, exactly 1 block of "
+        f"64 KiB, as a write or copy cut short leaves it)"
+    )
     # A foreign file of 120 KB: the reader's own reason.
-    assert lines[4].startswith(f"{shards}/a-3.array_record: does not open (RuntimeError: "
-                               f"Corrupted Riegeli/records file")
+    assert lines[4].startswith(
+        f"{shards}/a-3.array_record: does not open (RuntimeError: Corrupted Riegeli/records file"
+    )
     assert len(lines) == 5
     # Without a vocabulary only the format is checked: the out-of-range record passes.
     assert len(check.scan(f"array_record:{one}", None, report=lambda _: None)["bad"]) == 2
 
 
 def test_the_pipeline_names_the_reason_a_cut_shard_does_not_open(shards):
-    with pytest.raises(ValueError, match=r"a-2.array_record: cannot open as an ArrayRecord "
-                                         r"shard \(its record index .* is missing or damaged"):
+    with pytest.raises(
+        ValueError,
+        match=r"a-2.array_record: cannot open as an ArrayRecord "
+        r"shard \(its record index .* is missing or damaged",
+    ):
         sources.open_sources(f"array_record:{shards}/a-2.array_record")
 
 
 def test_cli_lists_problems_and_exits_1(shards, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "lumos_jax.data.check",
-                        f"--sources=array_record:{shards}/a-*.array_record",
-                        "--config=configs/t2v.py:tiny"], cwd=ROOT, capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lumos_jax.data.check",
+            f"--sources=array_record:{shards}/a-*.array_record",
+            "--config=configs/t2v.py:tiny",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 1, r.stderr[-2000:]
     out = r.stdout.splitlines()
     assert len(out) == 6 and out[-1] == (
         "checked 10 records in 4 shards (format, checksums and vocabulary ranges): 3 bad "
-        "records, 2 shards that do not open")
-    ok = subprocess.run([sys.executable, "-m", "lumos_jax.data.check",
-                         f"--sources=array_record:{shards}/a-0.array_record"], cwd=ROOT,
-                        capture_output=True, text=True, timeout=300)
+        "records, 2 shards that do not open"
+    )
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lumos_jax.data.check",
+            f"--sources=array_record:{shards}/a-0.array_record",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ok.returncode == 0 and ok.stdout.splitlines() == [
         "checked 4 records in 1 shards (format and checksums (no --config: vocabulary "
-        "ranges not checked)): 0 bad records, 0 shards that do not open"]
-    none = subprocess.run([sys.executable, "-m", "lumos_jax.data.check",
-                           f"--sources=array_record:{tmp_path}/x-*"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+        "ranges not checked)): 0 bad records, 0 shards that do not open"
+    ]
+    none = subprocess.run(
+        [sys.executable, "-m", "lumos_jax.data.check", f"--sources=array_record:{tmp_path}/x-*"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert none.returncode == 1 and none.stderr.startswith(
-        f"lumos_jax.data.check: error: --sources=array_record:{tmp_path}/x-*: no files match")
+        f"lumos_jax.data.check: error: --sources=array_record:{tmp_path}/x-*: no files match"
+    )
 
 
 def test_an_empty_reader_error_is_explained_from_the_file(tmp_path):
@@ -95,6 +142,8 @@ def test_an_empty_reader_error_is_explained_from_the_file(tmp_path):
     foreign = tmp_path / "f.array_record"
     foreign.write_bytes(b"\0" * 70000)
     assert sources.open_problem(str(foreign), RuntimeError("")).startswith(
-        "it does not start with the ArrayRecord (Riegeli) file signature")
-    assert sources.open_problem(str(foreign), RuntimeError("too short")) == \
-        "RuntimeError: too short"
+        "it does not start with the ArrayRecord (Riegeli) file signature"
+    )
+    assert (
+        sources.open_problem(str(foreign), RuntimeError("too short")) == "RuntimeError: too short"
+    )

@@ -1,5 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """Grain pipeline: batch layout, CFG dropout, mixture, sharding, determinism, resume."""
+
 import dataclasses
 
 import numpy as np
@@ -16,9 +17,18 @@ H = W = 32  # 4x4 codes per frame: 3 + 4 * 5 + 1 = 24 tokens per frame
 
 def _recs(prefix, n, frames, seed):
     rng = np.random.default_rng(seed)
-    return [records.random_record(rng, V, frames=frames, height=H, width=W,
-                                  text_len=int(rng.integers(3, 20)), record_id=f"{prefix}{i}")
-            for i in range(n)]
+    return [
+        records.random_record(
+            rng,
+            V,
+            frames=frames,
+            height=H,
+            width=W,
+            text_len=int(rng.integers(3, 20)),
+            record_id=f"{prefix}{i}",
+        )
+        for i in range(n)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +79,9 @@ def _find(row, recs):
     with_text = full[0] == V.bos
     starts = np.flatnonzero(full == V.image_start)
     codes = codes_from_tokens(full, starts, H // 8, W // 8, V)
-    match = [r for r in recs.values() if r.codes.shape == codes.shape
-             and np.array_equal(r.codes, codes)]
+    match = [
+        r for r in recs.values() if r.codes.shape == codes.shape and np.array_equal(r.codes, codes)
+    ]
     assert len(match) == 1
     return match[0], with_text
 
@@ -85,9 +96,16 @@ def test_batches_follow_the_layout(data):
         for i in range(b):
             row = {k: v[i] for k, v in batch.items()}
             rec, with_text = _find(row, recs)
-            seq = layout.build_sequence(rec.text_ids, rec.codes, fps=rec.fps,
-                                        duration=rec.duration, height=H, width=W, vocab=V,
-                                        with_text=with_text)
+            seq = layout.build_sequence(
+                rec.text_ids,
+                rec.codes,
+                fps=rec.fps,
+                duration=rec.duration,
+                height=H,
+                width=W,
+                vocab=V,
+                with_text=with_text,
+            )
             want = layout.pad_to(seq, s, V)
             np.testing.assert_array_equal(_unmask(row), want["tokens"])
             for k in ("segments", "positions", "visual"):
@@ -95,7 +113,7 @@ def test_batches_follow_the_layout(data):
             masked = row["tokens"] == V.mask
             assert masked.any() and np.all(row["visual"][masked] == 1)
             assert np.all(row["labels"][row["labels"] >= 0] >= V.visual_offset)
-            assert np.all(row["segments"][len(seq):] == layout.PAD)
+            assert np.all(row["segments"][len(seq) :] == layout.PAD)
 
 
 def test_cfg_dropout_starts_at_video_start(data):
@@ -108,11 +126,19 @@ def test_cfg_dropout_starts_at_video_start(data):
     for p, first in ((1.0, V.video_start), (0.0, V.bos)):
         m = pipeline.ExampleMaker(None, dataclasses.replace(spec, cfg_dropout=p))
         ex = m.build(rec, np.random.default_rng(0))
-        seq = layout.build_sequence(rec.text_ids, rec.codes, fps=rec.fps, duration=rec.duration,
-                                    height=H, width=W, vocab=V, with_text=p == 0.0)
+        seq = layout.build_sequence(
+            rec.text_ids,
+            rec.codes,
+            fps=rec.fps,
+            duration=rec.duration,
+            height=H,
+            width=W,
+            vocab=V,
+            with_text=p == 0.0,
+        )
         assert ex["tokens"][0] == first
-        np.testing.assert_array_equal(ex["positions"][:len(seq)], seq.positions)
-        np.testing.assert_array_equal(ex["segments"][:len(seq)], seq.segments)
+        np.testing.assert_array_equal(ex["positions"][: len(seq)], seq.positions)
+        np.testing.assert_array_equal(ex["segments"][: len(seq)], seq.segments)
         if p == 1.0:  # positions recomputed: content starts right after the video header
             assert ex["positions"][6, 0] == seq.content_start == 6
 
@@ -122,12 +148,14 @@ def test_mixture_alternates_and_follows_weights(data):
     it = pipeline.make_iterator(_config(d), process_index=0, process_count=1)
     lengths = [b["tokens"].shape[1] for b in _take(it, 8)]
     assert lengths == [64, 128] * 4  # image, video, image, video (sorted stream names)
-    it = pipeline.make_iterator(_config(d, **{"video.weight": 2.0}), process_index=0,
-                                process_count=1)
+    it = pipeline.make_iterator(
+        _config(d, **{"video.weight": 2.0}), process_index=0, process_count=1
+    )
     lengths = [b["tokens"].shape[1] for b in _take(it, 9)]
     assert lengths.count(128) == 6 and lengths.count(64) == 3
-    it = pipeline.make_iterator(_config(d, **{"image.weight": 0.0}), process_index=0,
-                                process_count=1)
+    it = pipeline.make_iterator(
+        _config(d, **{"image.weight": 0.0}), process_index=0, process_count=1
+    )
     assert {b["tokens"].shape[1] for b in _take(it, 3)} == {128}
 
 
@@ -135,8 +163,9 @@ def test_process_shards_partition_the_global_batch(data):
     d, _ = data
     c = _config(d)
     whole = _take(pipeline.make_iterator(c, process_index=0, process_count=1), 4)
-    parts = [_take(pipeline.make_iterator(c, process_index=p, process_count=2), 4)
-             for p in range(2)]
+    parts = [
+        _take(pipeline.make_iterator(c, process_index=p, process_count=2), 4) for p in range(2)
+    ]
     for k in range(4):
         rows = lambda bs: sorted(r.tobytes() for b in bs for r in b["tokens"])  # noqa: E731
         assert parts[0][k]["tokens"].shape[0] == 2
@@ -150,12 +179,13 @@ def test_epochs_cover_every_record_once(data):
     c = _config(d, num_epochs=1, cfg_dropout=0.0, **{"image.weight": 0.0})
     c.masking.min_ratio = 0.0
     it = pipeline.make_iterator(c, process_index=0, process_count=1)
-    seen = [_find({k: v[i] for k, v in b.items()}, recs)[0].record_id
-            for b in it for i in range(4)]
+    seen = [_find({k: v[i] for k, v in b.items()}, recs)[0].record_id for b in it for i in range(4)]
     assert sorted(seen) == sorted(f"v{i}" for i in range(24))
     c.batch_size = 10  # 24 records: 2 whole global batches; both processes yield 2 x 5 rows
-    counts = [[b["tokens"].shape[0] for b in pipeline.make_iterator(
-        c, process_index=p, process_count=2)] for p in range(2)]
+    counts = [
+        [b["tokens"].shape[0] for b in pipeline.make_iterator(c, process_index=p, process_count=2)]
+        for p in range(2)
+    ]
     assert counts == [[5, 5], [5, 5]]
 
 
@@ -183,6 +213,7 @@ def test_same_batches_with_workers_and_exact_resume(data):
 def test_orbax_checkpoint_round_trip(data, tmp_path):
     import grain
     import orbax.checkpoint as ocp
+
     d, _ = data
     c = _config(d)
     it = pipeline.make_iterator(c, process_index=0, process_count=1)

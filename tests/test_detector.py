@@ -1,5 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """The palette detector: exact on renders, stable under noise and mild blur."""
+
 import itertools
 
 import numpy as np
@@ -87,8 +88,14 @@ def test_classify_shape_on_ideal_masks_of_many_sizes():
 def test_backgrounds_and_noise_give_no_detections():
     for name in shapes.BACKGROUNDS:
         for texture in shapes.TEXTURES:
-            meta = {"num_frames": 3, "height": 64, "width": 64, "objects": [], "centers": [[]] * 3,
-                    "background": {"color": name, "texture": texture, "period": 8, "pan": [0.5, 0]}}
+            meta = {
+                "num_frames": 3,
+                "height": 64,
+                "width": 64,
+                "objects": [],
+                "centers": [[]] * 3,
+                "background": {"color": name, "texture": texture, "period": 8, "pan": [0.5, 0]},
+            }
             for frame in _perturb(shapes.render_clip(meta), 0, sigma=8):
                 assert detector.detect(frame) == []
     noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
@@ -96,9 +103,14 @@ def test_backgrounds_and_noise_give_no_detections():
 
 
 def test_blurred_rim_between_red_and_white_is_not_a_pink_object():
-    meta = {"num_frames": 1, "height": 64, "width": 64, "centers": [[[32, 32]]],
-            "objects": [{"shape": "square", "color": "red", "size": "large", "radius": 12}],
-            "background": {"color": "white", "texture": "plain", "period": 8, "pan": [0, 0]}}
+    meta = {
+        "num_frames": 1,
+        "height": 64,
+        "width": 64,
+        "centers": [[[32, 32]]],
+        "objects": [{"shape": "square", "color": "red", "size": "large", "radius": 12}],
+        "background": {"color": "white", "texture": "plain", "period": 8, "pan": [0, 0]},
+    }
     for blur in (0.5, 0.8, 1.2):
         dets = detector.detect(_perturb(shapes.render_clip(meta), 0, blur=blur)[0])
         assert [(d.color, d.shape) for d in dets] == [("red", "square")], blur
@@ -109,5 +121,7 @@ def test_find_filters_and_orders_by_area():
     dets = detector.detect(shapes.render_clip(meta)[0])
     assert [d.area for d in dets] == sorted((d.area for d in dets), reverse=True)
     o = meta["objects"][0]
-    assert all(d.color == o["color"] and d.shape == o["shape"]
-               for d in detector.find(dets, shape=o["shape"], color=o["color"]))
+    assert all(
+        d.color == o["color"] and d.shape == o["shape"]
+        for d in detector.find(dets, shape=o["shape"], color=o["color"])
+    )

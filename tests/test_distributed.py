@@ -1,5 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """lumos_jax.distributed: which settings each environment yields (no processes started)."""
+
 import ml_collections
 import pytest
 
@@ -14,15 +15,26 @@ def _cfg(**kw):
 
 def _srun_env(procid, ntasks=6, nodelist="gpu[001-006]", localid=0, job_id="4242"):
     """What srun puts in each task's environment (the subset distributed.py reads)."""
-    return {"SLURM_JOB_ID": job_id, "SLURM_JOB_NODELIST": nodelist,
-            "SLURM_STEP_NODELIST": nodelist, "SLURM_NTASKS": str(ntasks),
-            "SLURM_STEP_NUM_TASKS": str(ntasks), "SLURM_PROCID": str(procid),
-            "SLURM_LOCALID": str(localid), "SLURM_JOB_NUM_NODES": "6"}
+    return {
+        "SLURM_JOB_ID": job_id,
+        "SLURM_JOB_NODELIST": nodelist,
+        "SLURM_STEP_NODELIST": nodelist,
+        "SLURM_NTASKS": str(ntasks),
+        "SLURM_STEP_NUM_TASKS": str(ntasks),
+        "SLURM_PROCID": str(procid),
+        "SLURM_LOCALID": str(localid),
+        "SLURM_JOB_NUM_NODES": "6",
+    }
 
 
 def test_expand_nodelist():
     assert distributed.expand_nodelist("gpu[001-003,007],cpu5") == [
-        "gpu001", "gpu002", "gpu003", "gpu007", "cpu5"]
+        "gpu001",
+        "gpu002",
+        "gpu003",
+        "gpu007",
+        "cpu5",
+    ]
     assert distributed.expand_nodelist("node7") == ["node7"]
 
 
@@ -51,8 +63,7 @@ def test_single_task_and_no_cluster_mean_single_process():
 
 def test_explicit_config_wins_and_is_validated():
     env = _srun_env(3)
-    s = distributed.resolve(_cfg(coordinator="10.0.0.1:1234", num_processes=2,
-                                 process_id=1), env)
+    s = distributed.resolve(_cfg(coordinator="10.0.0.1:1234", num_processes=2, process_id=1), env)
     assert (s["coordinator"], s["num_processes"], s["process_id"]) == ("10.0.0.1:1234", 2, 1)
     with pytest.raises(ValueError, match="distributed.process_id"):
         distributed.resolve(_cfg(coordinator="h:1", num_processes=2, process_id=2), {})
@@ -61,8 +72,11 @@ def test_explicit_config_wins_and_is_validated():
 
 
 def test_lumos_environment_variables():
-    env = {"LUMOS_COORDINATOR": "127.0.0.1:5555", "LUMOS_NUM_PROCESSES": "2",
-           "LUMOS_PROCESS_ID": "1"}
+    env = {
+        "LUMOS_COORDINATOR": "127.0.0.1:5555",
+        "LUMOS_NUM_PROCESSES": "2",
+        "LUMOS_PROCESS_ID": "1",
+    }
     s = distributed.resolve(_cfg(), env)
     assert (s["coordinator"], s["num_processes"], s["process_id"]) == ("127.0.0.1:5555", 2, 1)
     with pytest.raises(ValueError, match="LUMOS_PROCESS_ID"):
@@ -79,8 +93,7 @@ def test_initialize_passes_final_values_to_jax(monkeypatch):
     """jax's own SLURM detection must not override local_device_ids (it would pick
     [SLURM_LOCALID] and hide 7 of the node's 8 GPUs); CPU collectives use gloo."""
     calls, updates = [], []
-    monkeypatch.setattr(distributed.jax.distributed, "initialize",
-                        lambda **kw: calls.append(kw))
+    monkeypatch.setattr(distributed.jax.distributed, "initialize", lambda **kw: calls.append(kw))
     monkeypatch.setattr(distributed.jax.config, "update", lambda k, v: updates.append((k, v)))
     distributed.initialize(_cfg(timeout_s=20), _srun_env(2))
     (kw,) = calls

@@ -6,6 +6,7 @@ single-process 8-device run of the same config (this pytest process, conftest's 
 and the relaunch's with what the killed launch itself had computed for the same steps.
 Every child is killed in a `finally`; every wait is bounded.
 """
+
 import json
 import os
 import re
@@ -15,9 +16,10 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from train_util import learnable_records, small_config
+
 from launch import common, local  # noqa: E402  (the repo root, not an installed package)
 from lumos_jax import config_lib, distributed, train_loop  # noqa: E402
-from train_util import learnable_records, small_config
 
 CONFIG = "configs/t2v.py:tiny"
 CHECKPOINT_EVERY = 4
@@ -51,16 +53,25 @@ def _cli_overrides(cfg, **extra):
 
 def _launch(data_dir, workdir, steps, cache_dir, num_processes=2, only=None, timeout_s=60):
     overrides = _cli_overrides(_config(data_dir, steps), **{"distributed.timeout_s": timeout_s})
-    procs = local.processes(common.absolute_config(CONFIG), workdir, overrides,
-                            num_processes=num_processes, devices_per_process=4,
-                            port=common.free_port(), python=sys.executable)
+    procs = local.processes(
+        common.absolute_config(CONFIG),
+        workdir,
+        overrides,
+        num_processes=num_processes,
+        devices_per_process=4,
+        port=common.free_port(),
+        python=sys.executable,
+    )
     if only is not None:
         procs = [procs[only]]
     # Same matmul precision as this process (conftest); a compile cache shared by the
     # launches keeps the second one from compiling again on these shared cores.
-    extra = {"JAX_DEFAULT_MATMUL_PRECISION": "highest", "TF_CPP_MIN_LOG_LEVEL": "3",
-             "JAX_COMPILATION_CACHE_DIR": cache_dir,
-             "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+    extra = {
+        "JAX_DEFAULT_MATMUL_PRECISION": "highest",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "JAX_COMPILATION_CACHE_DIR": cache_dir,
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    }
     return local.start(procs, log_dir=os.path.join(workdir, "logs"), extra_env=extra)
 
 
@@ -112,8 +123,12 @@ def _two_process_runs(root):
     # Launch A: 2 processes; SIGKILL both once step 4 is checkpointed and step 6 logged.
     popens = _launch(data_dir, work, 1000, cache)
     try:
-        _wait_for(lambda: 4 in _committed_checkpoints(work) and
-                  max(_losses(_rows(work)), default=0) >= 6, popens, 240, work)
+        _wait_for(
+            lambda: 4 in _committed_checkpoints(work) and max(_losses(_rows(work)), default=0) >= 6,
+            popens,
+            240,
+            work,
+        )
         alive = [p.poll() is None for p in popens]
         local.kill(popens)  # SIGKILL to each process group
     finally:
@@ -134,10 +149,17 @@ def _two_process_runs(root):
     # Reference: one process, 8 devices, same config, no interruption.
     ref_dir = str(root / "one_process")
     train_loop.run(_config(data_dir, target), ref_dir)
-    return dict(alive=alive, killed=_losses(killed_rows), resumed_from=resumed_from,
-                resumed=resumed, target=target, reference=_losses(_rows(ref_dir)),
-                logs=_logs(work), work=work,
-                loss_row_steps=[r["step"] for r in final if "loss" in r])
+    return dict(
+        alive=alive,
+        killed=_losses(killed_rows),
+        resumed_from=resumed_from,
+        resumed=resumed,
+        target=target,
+        reference=_losses(_rows(ref_dir)),
+        logs=_logs(work),
+        work=work,
+        loss_row_steps=[r["step"] for r in final if "loss" in r],
+    )
 
 
 def test_two_processes_match_one_and_resume_exactly_after_sigkill(tmp_path):
@@ -179,8 +201,14 @@ def test_a_process_without_its_peer_exits_with_a_clear_message(tmp_path):
     popens = []
     try:
         for pid in (1, 0):
-            popens += _launch(data_dir, str(tmp_path / f"alone{pid}"), 5,
-                              str(tmp_path / "cache"), only=pid, timeout_s=timeout_s)
+            popens += _launch(
+                data_dir,
+                str(tmp_path / f"alone{pid}"),
+                5,
+                str(tmp_path / "cache"),
+                only=pid,
+                timeout_s=timeout_s,
+            )
         # Two independent jobs: wait for each (local.wait would kill one once the other
         # failed).
         codes = [p.wait(timeout=timeout_s + 100) for p in popens]
@@ -190,8 +218,11 @@ def test_a_process_without_its_peer_exits_with_a_clear_message(tmp_path):
     assert codes == [distributed.EXIT_NO_COORDINATOR] * 2, codes
     for pid in (1, 0):
         log = _logs(str(tmp_path / f"alone{pid}"))["process-0.log"]
-        m = re.search(r"process (\d) of 2 could not join the coordinator at "
-                      r"127\.0\.0\.1:\d+ within 10 s \(waited ([\d.]+) s", log)
+        m = re.search(
+            r"process (\d) of 2 could not join the coordinator at "
+            r"127\.0\.0\.1:\d+ within 10 s \(waited ([\d.]+) s",
+            log,
+        )
         assert m and int(m.group(1)) == pid, log[-3000:]
         assert timeout_s <= float(m.group(2)) < timeout_s + 5
     assert elapsed < timeout_s + 100

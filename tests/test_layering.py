@@ -4,6 +4,7 @@
 Every module under lumos_jax/ is parsed with ast; top-level and function-local imports
 both count (a local import is still a dependency, only a hidden one).
 """
+
 import ast
 import os
 
@@ -19,7 +20,6 @@ LAYER_OF = {
     "lumos_jax.checkpoint": "base",
     "lumos_jax.checkpoint_integrity": "base",
     "lumos_jax.metrics_io": "base",
-    "lumos_jax.checkout": "base",
     "lumos_jax.optim": "base",
     "lumos_jax.preemption": "base",
     "lumos_jax.distributed": "base",
@@ -52,28 +52,35 @@ MAY_IMPORT = {
     "sampling": {"base", "layout", "model", "tokenizer", "data"},
     "scorers": {"base", "layout", "data"},
     "experiment": {"base", "layout", "model", "tokenizer", "data", "sampling", "scorers"},
-    "cli": {"base", "layout", "model", "tokenizer", "data", "sampling", "scorers",
-            "experiment"},
+    "cli": {"base", "layout", "model", "tokenizer", "data", "sampling", "scorers", "experiment"},
 }
 # The programs: flags + main run by cli.run / app.run, imported by nothing.
 CLI_MODULES = {
-    "lumos_jax.train", "lumos_jax.sample", "lumos_jax.evaluate", "lumos_jax.demo",
-    "lumos_jax.export", "lumos_jax.compile_check", "lumos_jax.data.prepare",
-    "lumos_jax.data.check", "lumos_jax.tokenizer.train",
+    "lumos_jax.train",
+    "lumos_jax.sample",
+    "lumos_jax.evaluate",
+    "lumos_jax.demo",
+    "lumos_jax.export",
+    "lumos_jax.compile_check",
+    "lumos_jax.data.prepare",
+    "lumos_jax.data.check",
+    "lumos_jax.tokenizer.train",
 }
 # Libraries that also run as a script (a small main over their functions): imported
 # for the functions, so they stay in their layer and may be imported.
 LIBRARIES_WITH_A_MAIN = {
     "lumos_jax.cli",  # `python -m lumos_jax.cli`: the command list
-    "lumos_jax.model.convert_hf", "lumos_jax.model.summary",
-    "lumos_jax.tokenizer.convert_cosmos", "lumos_jax.data.lumos_pkl",
+    "lumos_jax.model.convert_hf",
+    "lumos_jax.model.summary",
+    "lumos_jax.tokenizer.convert_cosmos",
+    "lumos_jax.data.lumos_pkl",
 }
 # (importer, imported) pairs allowed for now, each with why.
 KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: str) -> str:
-    rel = os.path.relpath(path, os.path.dirname(ROOT))[:-len(".py")]
+    rel = os.path.relpath(path, os.path.dirname(ROOT))[: -len(".py")]
     parts = rel.split(os.sep)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
@@ -116,12 +123,15 @@ def imports_of(module: str, path: str) -> list[tuple[int, str]]:
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            out += [(node.lineno, _resolve(a.name)) for a in node.names
-                    if a.name.split(".")[0] == "lumos_jax"]
+            out += [
+                (node.lineno, _resolve(a.name))
+                for a in node.names
+                if a.name.split(".")[0] == "lumos_jax"
+            ]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                up = package.split(".")[:len(package.split(".")) - node.level + 1]
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(up + ([base] if base else []))
             if base.split(".")[0] != "lumos_jax":
                 continue
@@ -137,15 +147,19 @@ def runs_as_main(path: str) -> bool:
 
 def test_every_module_has_a_layer():
     missing = sorted(m for m in MODULES if layer(m) is None)
-    assert not missing, (f"no layer for {missing}: add each to LAYER_OF in "
-                         f"tests/test_layering.py (and the README's architecture section)")
+    assert not missing, (
+        f"no layer for {missing}: add each to LAYER_OF in "
+        f"tests/test_layering.py (and the README's architecture section)"
+    )
 
 
 def test_every_script_is_a_cli_or_a_library_with_a_main():
     scripts = {m for m, p in MODULES.items() if runs_as_main(p)}
     unknown = sorted(scripts - CLI_MODULES - LIBRARIES_WITH_A_MAIN)
-    assert not unknown, (f"{unknown} run as programs: list each in CLI_MODULES (a thin "
-                         f"program, imported by nothing) or LIBRARIES_WITH_A_MAIN")
+    assert not unknown, (
+        f"{unknown} run as programs: list each in CLI_MODULES (a thin "
+        f"program, imported by nothing) or LIBRARIES_WITH_A_MAIN"
+    )
     assert not CLI_MODULES - set(MODULES), "CLI_MODULES names a module that is gone"
 
 
@@ -160,8 +174,13 @@ def forbidden_imports() -> list[tuple[str, str]]:
             theirs = layer(target)
             where = f"{os.path.relpath(path, os.path.dirname(ROOT))}:{line}"
             if target in CLI_MODULES:
-                bad.append((module, f"{where}: {module} imports the CLI module {target} "
-                                    f"(move what it uses into a library module)"))
+                bad.append(
+                    (
+                        module,
+                        f"{where}: {module} imports the CLI module {target} "
+                        f"(move what it uses into a library module)",
+                    )
+                )
             elif theirs is not None and theirs != mine and theirs not in MAY_IMPORT[mine]:
                 bad.append((module, f"{where}: {module} ({mine}) imports {target} ({theirs})"))
     return bad
@@ -178,15 +197,27 @@ def test_known_exceptions_are_still_needed():
     assert not stale, f"KNOWN_EXCEPTIONS no longer needed, remove them: {stale}"
 
 
-@pytest.mark.parametrize("code, module, want", [
-    ("from lumos_jax.train_step import Trainer", "lumos_jax.sampling.loaders",
-     "(sampling) imports lumos_jax.train_step (experiment)"),
-    ("def f():\n    from lumos_jax.model import decoder", "lumos_jax.data.records",
-     "(data) imports lumos_jax.model.decoder (model)"),
-    ("from lumos_jax import sample", "lumos_jax.eval_lib",
-     "imports the CLI module lumos_jax.sample"),
-    ("from . import fsq", "lumos_jax.data.pipeline", None),  # lumos_jax.data.fsq: data
-])
+@pytest.mark.parametrize(
+    "code, module, want",
+    [
+        (
+            "from lumos_jax.train_step import Trainer",
+            "lumos_jax.sampling.loaders",
+            "(sampling) imports lumos_jax.train_step (experiment)",
+        ),
+        (
+            "def f():\n    from lumos_jax.model import decoder",
+            "lumos_jax.data.records",
+            "(data) imports lumos_jax.model.decoder (model)",
+        ),
+        (
+            "from lumos_jax import sample",
+            "lumos_jax.eval_lib",
+            "imports the CLI module lumos_jax.sample",
+        ),
+        ("from . import fsq", "lumos_jax.data.pipeline", None),  # lumos_jax.data.fsq: data
+    ],
+)
 def test_the_check_catches_a_forbidden_import(tmp_path, monkeypatch, code, module, want):
     """A planted module: the checker names it, its line and both layers."""
     path = tmp_path / "planted.py"

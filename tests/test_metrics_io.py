@@ -1,5 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """Metric writers, with and without TensorFlow under clu."""
+
 import errno
 import json
 import os
@@ -13,7 +14,7 @@ from lumos_jax import metrics_io
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Runs in a fresh interpreter where `import tensorflow` fails, as on GPU images without TF.
-_NO_TF = r'''
+_NO_TF = r"""
 import importlib.abc, json, logging, sys
 logging.basicConfig(level=logging.INFO)
 
@@ -36,12 +37,17 @@ w.close()
 metrics_io.create_writer(sys.argv[1], is_chief=False).write_scalars(3, {"loss": 1.5})
 metrics_io.progress_reporter(10, None)(3)
 print("OK")
-'''
+"""
 
 
 def test_writers_without_tensorflow(tmp_path):
-    r = subprocess.run([sys.executable, "-c", _NO_TF, str(tmp_path)], cwd=_ROOT,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", _NO_TF, str(tmp_path)],
+        cwd=_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0 and r.stdout.strip().endswith("OK"), r.stderr[-3000:]
     assert "clu's metric writers need TensorFlow" in r.stderr
     assert "pip install 'lumos_jax[tensorboard]'" in r.stderr  # names the extra
@@ -103,8 +109,10 @@ def test_a_full_disk_leaves_no_cut_line(tmp_path, monkeypatch):
     w.write_scalars(1, {"loss": 2.0})
     real_write = os.write
     monkeypatch.setattr(metrics_io.os, "write", lambda fd, data: real_write(fd, data[:5]))
-    with pytest.raises(OSError, match=f"^metrics file {path}: could not append the row of "
-                                      f"step 2: No space left on device$"):
+    with pytest.raises(
+        OSError,
+        match=f"^metrics file {path}: could not append the row of step 2: No space left on device$",
+    ):
         w.write_scalars(2, {"loss": 1.0})
     monkeypatch.setattr(metrics_io.os, "write", real_write)
     w.close()
@@ -118,8 +126,10 @@ def test_a_real_enospc_is_one_line_naming_the_file(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.symlink_to("/dev/full")
     w = metrics_io.JsonlWriter(str(path))
-    with pytest.raises(OSError, match=f"^metrics file {path}: could not append the row of "
-                                      f"step 7: No space left on device$") as e:
+    with pytest.raises(
+        OSError,
+        match=f"^metrics file {path}: could not append the row of step 7: No space left on device$",
+    ) as e:
         w.write_scalars(7, {"loss": 1.0})
     assert e.value.errno == errno.ENOSPC
     w.close()

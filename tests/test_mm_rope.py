@@ -1,4 +1,5 @@
 """MM-RoPE allocation, rotation and relative-position property."""
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -33,7 +34,7 @@ def test_bad_head_dim_is_a_clear_error():
 
 def test_inv_freq_formula():
     f = mm_rope.inv_freq(8, 10000.0)
-    np.testing.assert_allclose(f, [1.0, 10000 ** -0.25, 10000 ** -0.5, 10000 ** -0.75])
+    np.testing.assert_allclose(f, [1.0, 10000**-0.25, 10000**-0.5, 10000**-0.75])
 
 
 def _numpy_rope(x, pos, alloc, freqs):

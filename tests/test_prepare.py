@@ -1,6 +1,7 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """`prepare`: media helpers, directory and CSV inputs with a corrupt file, --strict,
 resumability, and the built-in ShapesMotion source."""
+
 import glob
 import json
 import os
@@ -14,16 +15,16 @@ from PIL import Image
 
 from lumos_jax import layout
 from lumos_jax.data import media, prepare, prepare_inputs, prepare_job, records, sources
-from lumos_jax.tokenizer import checkpoint_io
+from lumos_jax.tokenizer import checkpoint_io, text
 from lumos_jax.tokenizer import config as tokenizer_config
 from lumos_jax.tokenizer import model as model_lib
-from lumos_jax.tokenizer import text
 
 VOCAB = layout.compact_vocab()
 FAST = ["--fast_compile", "--batch_size=2", "--decode_threads=2"]
 
 
 # ------------------------------------------------------------------ fixtures
+
 
 def write_mp4(path, frames: int, width: int, height: int, fps: int = 24) -> None:
     """A moving-gradient clip encoded with PyAV (libx264, yuv420p)."""
@@ -32,8 +33,9 @@ def write_mp4(path, frames: int, width: int, height: int, fps: int = 24) -> None
         s = c.add_stream("libx264", rate=fps)
         s.width, s.height, s.pix_fmt = width, height, "yuv420p"
         for t in range(frames):
-            rgb = np.stack([(xs * 4 + t * 8) % 256, (ys * 4) % 256,
-                            np.full_like(xs, 128)], -1).astype(np.uint8)
+            rgb = np.stack(
+                [(xs * 4 + t * 8) % 256, (ys * 4) % 256, np.full_like(xs, 128)], -1
+            ).astype(np.uint8)
             for packet in s.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
                 c.mux(packet)
         for packet in s.encode():
@@ -45,12 +47,19 @@ def tokenizer_ckpt(tmp_path_factory):
     """A tiny visual tokenizer checkpoint in lumos_jax.tokenizer.train's layout."""
     workdir = tmp_path_factory.mktemp("tok")
     model = model_lib.create(tokenizer_config.get("tiny"), seed=0)
-    flat = {".".join(map(str, p)): np.asarray(v.get_value())
-            for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))}
-    mngr = ocp.CheckpointManager(str(workdir / "checkpoints"),
-                                 options=ocp.CheckpointManagerOptions(create=True))
-    mngr.save(5, args=ocp.args.Composite(params=ocp.args.StandardSave(flat),
-                                         opt_state=ocp.args.StandardSave({"n": np.zeros(1)})))
+    flat = {
+        ".".join(map(str, p)): np.asarray(v.get_value())
+        for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))
+    }
+    mngr = ocp.CheckpointManager(
+        str(workdir / "checkpoints"), options=ocp.CheckpointManagerOptions(create=True)
+    )
+    mngr.save(
+        5,
+        args=ocp.args.Composite(
+            params=ocp.args.StandardSave(flat), opt_state=ocp.args.StandardSave({"n": np.zeros(1)})
+        ),
+    )
     mngr.wait_until_finished()
     mngr.close()
     checkpoint_io.write_tokenizer_config(str(workdir), tokenizer_config.get("tiny"))
@@ -80,8 +89,15 @@ def media_dir(tmp_path_factory):
 
 
 def base_args(out, ckpt, text_file):
-    return [f"--out={out}", f"--tokenizer_ckpt={ckpt}", f"--text_tokenizer={text_file}",
-            "--target=64", "--num_frames=9", "--fps=12", *FAST]
+    return [
+        f"--out={out}",
+        f"--tokenizer_ckpt={ckpt}",
+        f"--text_tokenizer={text_file}",
+        "--target=64",
+        "--num_frames=9",
+        "--fps=12",
+        *FAST,
+    ]
 
 
 def read_all(pattern):
@@ -91,6 +107,7 @@ def read_all(pattern):
 
 # ------------------------------------------------------------------ media helpers
 
+
 def test_bucket_size_matches_reference_examples():
     assert media.bucket_size(1280, 720, 352) == (448, 256)
     assert media.bucket_size(1920, 1080, 528) == (672, 384)
@@ -98,7 +115,7 @@ def test_bucket_size_matches_reference_examples():
     assert media.bucket_size(64, 64, 64) == (64, 64)
     for w, h in [(640, 272), (176, 144), (333, 1000)]:
         bw, bh = media.bucket_size(w, h, 352)
-        assert bw % 32 == bh % 32 == 0 and (bw // 32) * (bh // 32) <= 11 ** 2
+        assert bw % 32 == bh % 32 == 0 and (bw // 32) * (bh // 32) <= 11**2
 
 
 def test_resample_and_frame_counts():
@@ -112,16 +129,14 @@ def test_resample_and_frame_counts():
 
 # ------------------------------------------------------------------ file inputs
 
-def test_directory_with_corrupt_and_short_files(media_dir, tokenizer_ckpt, text_tok,
-                                                tmp_path):
+
+def test_directory_with_corrupt_and_short_files(media_dir, tokenizer_ckpt, text_tok, tmp_path):
     out = tmp_path / "out"
-    assert prepare.main([f"--videos={media_dir}", *base_args(out, tokenizer_ckpt,
-                                                             text_tok)]) == 0
+    assert prepare.main([f"--videos={media_dir}", *base_args(out, tokenizer_ckpt, text_tok)]) == 0
     manifest = json.loads((out / "manifest-train.json").read_text())
     assert manifest["counts"] == dict(inputs=6, records=4, failed=2)
     failed = {f["file"]: f["error"] for f in manifest["failures"]}
-    assert set(failed) == {"e_corrupt.mp4", "d_short.mp4"} and "too short" in failed[
-        "d_short.mp4"]
+    assert set(failed) == {"e_corrupt.mp4", "d_short.mp4"} and "too short" in failed["d_short.mp4"]
     assert manifest["buckets"] == {"3x32x64": 2, "3x64x64": 1, "1x64x64": 1}
     assert manifest["visual_tokenizer"]["step"] == 5
     tok = text.load(str(out / "tokenizer.json"), VOCAB)
@@ -131,9 +146,17 @@ def test_directory_with_corrupt_and_short_files(media_dir, tokenizer_ckpt, text_
         rows, cols = r.height // 8, r.width // 8
         assert r.codes.shape == (3, rows, cols) and (r.fps, r.duration) == (12, 1)
         assert tok.decode(r.text_ids) == layout.prompt_text(
-            r.caption, width=r.width, height=r.height, frames=9, fps=12)
-        seq = layout.build_sequence(r.text_ids, r.codes, fps=r.fps, duration=r.duration,
-                                    height=r.height, width=r.width, vocab=VOCAB)
+            r.caption, width=r.width, height=r.height, frames=9, fps=12
+        )
+        seq = layout.build_sequence(
+            r.text_ids,
+            r.codes,
+            fps=r.fps,
+            duration=r.duration,
+            height=r.height,
+            width=r.width,
+            vocab=VOCAB,
+        )
         assert len(seq) == r.sequence_length() and not records.problems(r, VOCAB)
     (image,) = read_all(str(out / "image-train-*.array_record"))
     assert image.codes.shape == (1, 8, 8) and (image.fps, image.duration) == (1, 1)
@@ -142,27 +165,29 @@ def test_directory_with_corrupt_and_short_files(media_dir, tokenizer_ckpt, text_
 
 def test_strict_stops_at_a_bad_file(media_dir, tokenizer_ckpt, text_tok, tmp_path):
     out = tmp_path / "out"
-    rc = prepare.main([f"--videos={media_dir}", "--strict",
-                       *base_args(out, tokenizer_ckpt, text_tok)])
+    rc = prepare.main(
+        [f"--videos={media_dir}", "--strict", *base_args(out, tokenizer_ckpt, text_tok)]
+    )
     assert rc == 1 and not (out / "manifest-train.json").exists()
 
 
 def test_csv_input(media_dir, tokenizer_ckpt, text_tok, tmp_path):
     csv = media_dir / "list.csv"
-    csv.write_text('path,caption\nc_square.mp4,"a square, slowly"\n'
-                   f"{media_dir / 'a_wide.mp4'},wide one\n")
+    csv.write_text(
+        f'path,caption\nc_square.mp4,"a square, slowly"\n{media_dir / "a_wide.mp4"},wide one\n'
+    )
     out = tmp_path / "out"
     assert prepare.main([f"--videos={csv}", *base_args(out, tokenizer_ckpt, text_tok)]) == 0
     recs = read_all(str(out / "video-train-*.array_record"))
     assert [(r.caption, r.height, r.width) for r in recs] == [
-        ("a square, slowly", 64, 64), ("wide one", 32, 64)]
+        ("a square, slowly", 64, 64),
+        ("wide one", 32, 64),
+    ]
 
 
-def test_resume_skips_finished_shards(media_dir, tokenizer_ckpt, text_tok, tmp_path,
-                                      monkeypatch):
+def test_resume_skips_finished_shards(media_dir, tokenizer_ckpt, text_tok, tmp_path, monkeypatch):
     out = tmp_path / "out"
-    args = [f"--videos={media_dir}", "--shard_size=1",
-            *base_args(out, tokenizer_ckpt, text_tok)]
+    args = [f"--videos={media_dir}", "--shard_size=1", *base_args(out, tokenizer_ckpt, text_tok)]
     assert prepare.main(args) == 0
     first = json.loads((out / "manifest-train.json").read_text())
     shards = sorted(glob.glob(str(out / "video-train-*.array_record")))
@@ -174,27 +199,41 @@ def test_resume_skips_finished_shards(media_dir, tokenizer_ckpt, text_tok, tmp_p
     assert shards[1] + ".tmp" not in glob.glob(str(out / "video-train-*.array_record"))
     calls = []
     real = prepare_job.tokenize_items
-    monkeypatch.setattr(prepare_job, "tokenize_items",
-                        lambda items, ctx: calls.append(items) or real(items, ctx))
+    monkeypatch.setattr(
+        prepare_job, "tokenize_items", lambda items, ctx: calls.append(items) or real(items, ctx)
+    )
     assert prepare.main(args) == 0
     assert [[it.name for it in c] for c in calls] == [["b_wide.mp4"]]
     assert not os.path.exists(shards[1] + ".tmp")
     again = json.loads((out / "manifest-train.json").read_text())
     assert again["counts"] == first["counts"] and again["streams"] == first["streams"]
     # Other settings on the same output are refused instead of mixed in.
-    assert prepare.main(args[:-len(FAST)] + ["--fps=6", *FAST]) == 1
+    assert prepare.main(args[: -len(FAST)] + ["--fps=6", *FAST]) == 1
 
 
 # ------------------------------------------------------------------ built-in data
 
+
 def test_shapes_source_file_names(tokenizer_ckpt, tmp_path):
     out = tmp_path / "shapes_tokens"
-    assert prepare.main(["--source=shapes", "--split=validation", "--num=3",
-                         "--shard_size=2", f"--out={out}", f"--tokenizer_ckpt={tokenizer_ckpt}",
-                         *FAST]) == 0
+    assert (
+        prepare.main(
+            [
+                "--source=shapes",
+                "--split=validation",
+                "--num=3",
+                "--shard_size=2",
+                f"--out={out}",
+                f"--tokenizer_ckpt={tokenizer_ckpt}",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     names = sorted(n for n in os.listdir(out) if n.endswith(".array_record"))
-    assert names == [f"{s}-validation-{k:05d}.array_record"
-                     for s in ("image", "video") for k in (0, 1)]
+    assert names == [
+        f"{s}-validation-{k:05d}.array_record" for s in ("image", "video") for k in (0, 1)
+    ]
     tok = text.load(str(out / "tokenizer.json"), VOCAB)
     assert tok.size <= 448
     video, image = read_all(str(out / "video-*")), read_all(str(out / "image-*"))
@@ -203,7 +242,8 @@ def test_shapes_source_file_names(tokenizer_ckpt, tmp_path):
     assert (video[0].fps, video[0].duration, image[0].fps, image[0].duration) == (8, 2, 1, 1)
     assert video[0].record_id == "shapes_motion-0-validation-00000000"
     assert tok.decode(video[0].text_ids) == layout.prompt_text(
-        video[0].caption, width=64, height=64, frames=17, fps=8)
+        video[0].caption, width=64, height=64, frames=17, fps=8
+    )
     manifest = json.loads((out / "manifest-validation.json").read_text())
     assert manifest["counts"] == dict(inputs=6, records=6, failed=0)
 
@@ -212,10 +252,24 @@ def test_train_records_never_show_a_held_out_pair(tokenizer_ckpt, tmp_path):
     """The compositional hold-out tests colour-shape pairs the t2v model never saw: no
     training record's caption names one (every caption names at least one pair)."""
     import re
+
     from lumos_jax.data import shapes
+
     out = tmp_path / "train_tokens"
-    assert prepare.main(["--source=shapes", "--split=train", "--num=48", "--shard_size=48",
-                         f"--out={out}", f"--tokenizer_ckpt={tokenizer_ckpt}", *FAST]) == 0
+    assert (
+        prepare.main(
+            [
+                "--source=shapes",
+                "--split=train",
+                "--num=48",
+                "--shard_size=48",
+                f"--out={out}",
+                f"--tokenizer_ckpt={tokenizer_ckpt}",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     word = re.compile(r"\b(%s) (%s)s?\b" % ("|".join(shapes.PALETTE), "|".join(shapes.SHAPES)))
     records = read_all(str(out / "video-*")) + read_all(str(out / "image-*"))
     assert len(records) == 96

@@ -1,4 +1,5 @@
 """Evaluation report helpers: the sample grid layout and the training-curve plot."""
+
 import json
 
 import numpy as np
@@ -18,8 +19,12 @@ def test_grid_places_tiles_row_major_with_gaps():
 
 def test_curves_plot_from_metrics_jsonl(tmp_path):
     path = tmp_path / "metrics.jsonl"
-    path.write_text("\n".join(json.dumps({"step": s, "loss": 7 - s / 10}) for s in range(1, 30))
-                    + "\n" + json.dumps({"step": 20, "eval_loss": 5.5}) + "\n")
+    path.write_text(
+        "\n".join(json.dumps({"step": s, "loss": 7 - s / 10}) for s in range(1, 30))
+        + "\n"
+        + json.dumps({"step": 20, "eval_loss": 5.5})
+        + "\n"
+    )
     assert report.curves([str(path)], str(tmp_path / "c.png"))
     assert (tmp_path / "c.png").stat().st_size > 1000
     assert not report.curves([str(tmp_path / "missing.jsonl")], str(tmp_path / "d.png"))
@@ -28,12 +33,17 @@ def test_curves_plot_from_metrics_jsonl(tmp_path):
 
 
 def test_loss_series_split_image_and_video_batches():
-    rows = [{"step": 1, "loss": 3.0, "frame_loss/0": 3.0},
-            {"step": 2, "loss": 5.0, "frame_loss/0": 4.0, "frame_loss/1": 6.0},
-            {"step": 2, "eval_loss": 5.5}, {"step": 3, "lr": 0.1}]
-    assert report._loss_series(rows, 10) == {"image loss": [(11, 3.0)],
-                                             "video loss": [(12, 5.0)],
-                                             "eval loss (video)": [(12, 5.5)]}
+    rows = [
+        {"step": 1, "loss": 3.0, "frame_loss/0": 3.0},
+        {"step": 2, "loss": 5.0, "frame_loss/0": 4.0, "frame_loss/1": 6.0},
+        {"step": 2, "eval_loss": 5.5},
+        {"step": 3, "lr": 0.1},
+    ]
+    assert report._loss_series(rows, 10) == {
+        "image loss": [(11, 3.0)],
+        "video loss": [(12, 5.0)],
+        "eval loss (video)": [(12, 5.5)],
+    }
 
 
 def test_table_prints_counts_as_integers():
@@ -43,13 +53,18 @@ def test_table_prints_counts_as_integers():
 
 def test_the_report_says_where_the_run_started(tmp_path):
     from lumos_jax import eval_lib
+
     assert eval_lib.model_origin("") is None
-    (tmp_path / "export_info.json").write_text(json.dumps(
-        {"step": 4000, "note": "trained on one GPU", "num_params": 5}))
+    (tmp_path / "export_info.json").write_text(
+        json.dumps({"step": 4000, "note": "trained on one GPU", "num_params": 5})
+    )
     origin = eval_lib.model_origin(str(tmp_path))
     assert origin == {"path": str(tmp_path), "step": 4000, "note": "trained on one GPU"}
-    assert report.origin_line(origin) == (f"The run started from `{tmp_path}` (step 4000 of "
-                                          "its own training; trained on one GPU), not from "
-                                          "scratch.")
-    assert report.origin_line({"path": "/ckpt/7"}) == ("The run started from `/ckpt/7`, "
-                                                       "not from scratch.")
+    assert report.origin_line(origin) == (
+        f"The run started from `{tmp_path}` (step 4000 of "
+        "its own training; trained on one GPU), not from "
+        "scratch."
+    )
+    assert report.origin_line({"path": "/ckpt/7"}) == (
+        "The run started from `/ckpt/7`, not from scratch."
+    )

@@ -1,12 +1,14 @@
 """Sampling pieces by hand: schedules, history masking, CFG, filters, re-masking, layout."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from model_util import VOCAB
 
 from lumos_jax import layout
-from lumos_jax.sampling import config as sconfig, decode, plan, schedule
-from model_util import VOCAB
+from lumos_jax.sampling import config as sconfig
+from lumos_jax.sampling import decode, plan, schedule
 
 
 def _settings(**kw):
@@ -15,12 +17,15 @@ def _settings(**kw):
     return sconfig.Settings.from_config(c, max_size_value=VOCAB.max_size_value)
 
 
-@pytest.mark.parametrize("n,steps,want", [
-    (6, 4, [5, 4, 2, 0]),  # floor(6 cos(pi/8 k)) = 5, 4, 2; last step unmasks all
-    (3, 5, [2, 1, 1, 1, 0]),  # min(m-1, .) forces a reveal, max(1, .) keeps one masked
-    (1, 3, [1, 1, 0]),
-    (10, 1, [0]),
-])
+@pytest.mark.parametrize(
+    "n,steps,want",
+    [
+        (6, 4, [5, 4, 2, 0]),  # floor(6 cos(pi/8 k)) = 5, 4, 2; last step unmasks all
+        (3, 5, [2, 1, 1, 1, 0]),  # min(m-1, .) forces a reveal, max(1, .) keeps one masked
+        (1, 3, [1, 1, 0]),
+        (10, 1, [0]),
+    ],
+)
 def test_masked_counts_by_hand(n, steps, want):
     np.testing.assert_array_equal(schedule.masked_counts(n, steps), want)
 
@@ -35,8 +40,9 @@ def test_history_mask_positions_by_hand():
     # L = 2 x (3 + 1) = 8: n = round(5.6) = 6; round(k * 8/6) = 0, 1, 3, 4, 5, 7.
     np.testing.assert_array_equal(schedule.history_mask_positions(8, 0.7), [0, 1, 3, 4, 5, 7])
     # L = 4 x 5 = 20: n = 14, round(k * 20/14).
-    np.testing.assert_array_equal(schedule.history_mask_positions(20, 0.7),
-                                  [0, 1, 3, 4, 6, 7, 9, 10, 11, 13, 14, 16, 17, 19])
+    np.testing.assert_array_equal(
+        schedule.history_mask_positions(20, 0.7), [0, 1, 3, 4, 6, 7, 9, 10, 11, 13, 14, 16, 17, 19]
+    )
     np.testing.assert_array_equal(schedule.history_mask_positions(3, 0.7), [0, 2])  # 1.5 -> 2
     assert schedule.history_mask_positions(8, 0.0).size == 0
 
@@ -108,27 +114,38 @@ def test_prefix_and_frame_layout_equal_build_sequence():
     codes = np.zeros((3, 4, 8), np.int32)  # frames=9: 3 latent frames
     for row in range(4):
         ids, with_text = text[row // 2], row % 2 == 0
-        ref = layout.build_sequence(ids, codes, fps=s.fps, duration=s.duration, height=32,
-                                    width=64, vocab=VOCAB, with_text=with_text)
+        ref = layout.build_sequence(
+            ids,
+            codes,
+            fps=s.fps,
+            duration=s.duration,
+            height=32,
+            width=64,
+            vocab=VOCAB,
+            with_text=with_text,
+        )
         n = pre["lengths"][row]
         np.testing.assert_array_equal(pre["tokens"][row, -n:], ref.tokens[:n])
         np.testing.assert_array_equal(pre["positions"][row, -n:], ref.positions[:n])
         assert (pre["segments"][row, :-n] == layout.PAD).all()
-        frames = ref.positions[n:n + 3 * p.per]
+        frames = ref.positions[n : n + 3 * p.per]
         np.testing.assert_array_equal(pos[row].reshape(-1, 3), frames)
-        np.testing.assert_array_equal(seg.reshape(-1), ref.segments[n:n + 3 * p.per])
-        tok = ref.tokens[n:n + p.per].copy()
+        np.testing.assert_array_equal(seg.reshape(-1), ref.segments[n : n + 3 * p.per])
+        tok = ref.tokens[n : n + p.per].copy()
         tok[p.code_offsets] = VOCAB.mask
         np.testing.assert_array_equal(p.masked_frame, tok)
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("height", 40, "unsupported resolution"),
-    ("frames", 8, "sampling.frames"),
-    ("mode", "beam", "sampling.mode"),
-    ("anneal", "cubic", "sampling.anneal"),
-    ("top_p", 0.0, "sampling.top_p"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("height", 40, "unsupported resolution"),
+        ("frames", 8, "sampling.frames"),
+        ("mode", "beam", "sampling.mode"),
+        ("anneal", "cubic", "sampling.anneal"),
+        ("top_p", 0.0, "sampling.top_p"),
+    ],
+)
 def test_bad_settings_are_named(field, value, message):
     with pytest.raises(ValueError, match=message):
         _settings(**{field: value})

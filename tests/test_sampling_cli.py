@@ -1,4 +1,5 @@
 """python -m lumos_jax.sample: files that decode back, I2V through the CLI, clear errors."""
+
 import importlib.util
 import json
 import os
@@ -8,13 +9,15 @@ import orbax.checkpoint as ocp
 import pytest
 from flax import nnx
 from PIL import Image
-
-from lumos_jax import checkpoint as ckpt_lib, sample, video_io
-from lumos_jax.data import prepare_inputs
-from lumos_jax.tokenizer import checkpoint_io
-from lumos_jax.model.config import ModelConfig
-from lumos_jax.tokenizer import config as tok_config, model as tok_model, text
 from test_sampling_generate import random_params
+
+from lumos_jax import checkpoint as ckpt_lib
+from lumos_jax import sample, video_io
+from lumos_jax.data import prepare_inputs
+from lumos_jax.model.config import ModelConfig
+from lumos_jax.tokenizer import checkpoint_io, text
+from lumos_jax.tokenizer import config as tok_config
+from lumos_jax.tokenizer import model as tok_model
 
 _T2V = os.path.join(os.path.dirname(__file__), "..", "configs", "t2v.py")
 
@@ -24,8 +27,9 @@ def _config(**sampling):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     c = module.get_config("tiny")
-    c.sampling.update({"height": 32, "width": 32, "frames": 9, "steps": 3,
-                       "fast_compile": True, **sampling})
+    c.sampling.update(
+        {"height": 32, "width": 32, "frames": 9, "steps": 3, "fast_compile": True, **sampling}
+    )
     return c
 
 
@@ -41,8 +45,7 @@ def assets(tmp_path_factory):
     ck.close()
     _, abstract = tok_model.abstract_model(tok_config.tiny())
     state = tok_model.host_init_params(abstract, 0)
-    flat = {".".join(map(str, p)): np.asarray(v.get_value()) for p, v in
-            nnx.to_flat_state(state)}
+    flat = {".".join(map(str, p)): np.asarray(v.get_value()) for p, v in nnx.to_flat_state(state)}
     saver = ocp.StandardCheckpointer()
     saver.save(str(root / "tok" / "checkpoints" / "5" / "params"), flat)
     saver.wait_until_finished()
@@ -51,13 +54,22 @@ def assets(tmp_path_factory):
     bpe.save(str(root / "tokenizer.json"))
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (40, 48, 3), np.uint8)).save(root / "first.png")
-    return dict(workdir=str(root / "train"), tok=str(root / "tok"), root=root,
-                text=str(root / "tokenizer.json"), image=str(root / "first.png"))
+    return dict(
+        workdir=str(root / "train"),
+        tok=str(root / "tok"),
+        root=root,
+        text=str(root / "tokenizer.json"),
+        image=str(root / "first.png"),
+    )
 
 
 def _request(assets, out, **kw):
-    base = dict(out=str(assets["root"] / out), workdir=assets["workdir"],
-                tokenizer_ckpt=assets["tok"], text_tokenizer=assets["text"])
+    base = dict(
+        out=str(assets["root"] / out),
+        workdir=assets["workdir"],
+        tokenizer_ckpt=assets["tok"],
+        text_tokenizer=assets["text"],
+    )
     return sample.Request(**{**base, **kw})
 
 
@@ -65,7 +77,11 @@ def test_t2v_and_i2v_write_videos_that_decode_back(assets):
     req = _request(assets, "t2v", prompts=["a red circle moves left", "a blue square"], seed=1)
     record = sample.run(_config(), req)
     assert sorted(os.path.basename(f) for f in record["files"]) == [
-        "sample_00.gif", "sample_00.mp4", "sample_01.gif", "sample_01.mp4"]
+        "sample_00.gif",
+        "sample_00.mp4",
+        "sample_01.gif",
+        "sample_01.mp4",
+    ]
     for f in record["files"]:
         assert video_io.read_video(f).shape == (9, 32, 32, 3)  # 3 latent frames -> 9 frames
     saved = json.load(open(os.path.join(req.out, "settings.json")))
@@ -114,15 +130,33 @@ def test_evaluate_writes_the_report_and_every_headline_figure(assets, tmp_path):
     """lumos_jax.evaluate end to end on a random model: scores in [0, 1] for every figure
     of the demo's bar, the side-by-side pictures at the sampled resolution, the report."""
     from lumos_jax import eval_lib
+
     c = _config()
     c.sampling.update(tokenizer_ckpt=assets["tok"], text_tokenizer=assets["text"])
-    r = eval_lib.evaluate(c, eval_lib.EvalOptions(
-        workdir=assets["workdir"], out=str(tmp_path), per_task=1, samples_per_prompt=1,
-        num_videos=2, batch=8))
+    r = eval_lib.evaluate(
+        c,
+        eval_lib.EvalOptions(
+            workdir=assets["workdir"],
+            out=str(tmp_path),
+            per_task=1,
+            samples_per_prompt=1,
+            num_videos=2,
+            batch=8,
+        ),
+    )
     head = eval_lib.headline(r)
-    keys = {"geneval_overall", "geneval_colors", "geneval_counting", "geneval_position",
-            "geneval_color_attr", "motion_direction_t2v", "motion_direction_i2v",
-            "compositional_holdout", "baseline_geneval_overall", "tokenizer_exact"}
+    keys = {
+        "geneval_overall",
+        "geneval_colors",
+        "geneval_counting",
+        "geneval_position",
+        "geneval_color_attr",
+        "motion_direction_t2v",
+        "motion_direction_i2v",
+        "compositional_holdout",
+        "baseline_geneval_overall",
+        "tokenizer_exact",
+    }
     assert keys <= set(head)
     assert all(0.0 <= head[k] <= 1.0 for k in keys if head[k] is not None)
     assert r["geneval_holdout"]["num_images"] == 6

@@ -1,15 +1,16 @@
 """generate(): cached == uncached, I2V, determinism, sharding, an independent reference."""
+
 import dataclasses
 
 import jax
 import numpy as np
 import pytest
 from flax import nnx
+from model_util import VOCAB, tiny_config
 
 from lumos_jax import layout, parallel, sampling
 from lumos_jax.model.decoder import Decoder, from_pure
 from lumos_jax.sampling import schedule
-from model_util import VOCAB, tiny_config
 
 CFG = tiny_config()
 PROMPTS = [np.arange(70, 75), np.arange(80, 91), np.arange(100, 103), np.arange(120, 128)]
@@ -37,8 +38,18 @@ PARAMS = random_params(CFG)
 
 def _config(**kw):
     c = sampling.default_config("t2v")
-    c.update({"height": 32, "width": 32, "frames": 9, "steps": 4, "top_k": 100,
-              "top_p": 0.95, "fast_compile": True, **kw})
+    c.update(
+        {
+            "height": 32,
+            "width": 32,
+            "frames": 9,
+            "steps": 4,
+            "top_k": 100,
+            "top_p": 0.95,
+            "fast_compile": True,
+            **kw,
+        }
+    )
     return c
 
 
@@ -62,10 +73,10 @@ def test_cached_and_uncached_sampling_give_identical_codes():
 
 def test_i2v_keeps_the_given_frame_in_cached_and_uncached_sampling():
     first = _first_frames()
-    cached = sampling.generate(CFG, PARAMS, PROMPTS, _config(), 0, mesh=None,
-                               first_frames=first)
-    uncached = sampling.generate(CFG, PARAMS, PROMPTS, _config(mode="ardf_nocache"), 0,
-                                 mesh=None, first_frames=first)
+    cached = sampling.generate(CFG, PARAMS, PROMPTS, _config(), 0, mesh=None, first_frames=first)
+    uncached = sampling.generate(
+        CFG, PARAMS, PROMPTS, _config(mode="ardf_nocache"), 0, mesh=None, first_frames=first
+    )
     np.testing.assert_array_equal(cached[:, 0], first)
     np.testing.assert_array_equal(cached, uncached)
     assert not np.array_equal(cached[:, 1:], _run()[:, 1:])  # the given frame conditions
@@ -83,8 +94,16 @@ def test_deterministic_for_a_seed_and_sharded_equals_single_device():
 def _reference_logits(model_fn, text, codes, f, with_text, length):
     """Visual logits at frame f's codes, from the unpadded layout.build_sequence sample
     with history frames masked (the same evenly spaced positions) and frame f masked."""
-    seq = layout.build_sequence(text, codes[:f + 1], fps=8, duration=1, height=32, width=32,
-                                vocab=VOCAB, with_text=with_text)
+    seq = layout.build_sequence(
+        text,
+        codes[: f + 1],
+        fps=8,
+        duration=1,
+        height=32,
+        width=32,
+        vocab=VOCAB,
+        with_text=with_text,
+    )
     tokens = seq.tokens.copy()
     grid = layout.frame_content_grid(4, 4)
     hist = schedule.history_mask_positions(grid.size, 0.7)
@@ -93,8 +112,7 @@ def _reference_logits(model_fn, text, codes, f, with_text, length):
     code_pos = seq.frame_starts[f] + grid[:, :4].reshape(-1)
     tokens[code_pos] = VOCAB.mask
     padded = layout.pad_to(dataclasses.replace(seq, tokens=tokens), length, VOCAB)
-    logits = model_fn(padded["tokens"][None], padded["positions"][None],
-                      padded["segments"][None])
+    logits = model_fn(padded["tokens"][None], padded["positions"][None], padded["segments"][None])
     return np.asarray(logits[0, code_pos])
 
 
@@ -124,7 +142,8 @@ def test_next_token_baseline_runs_one_token_per_pass():
 
 def test_bad_first_frames_and_empty_prompts():
     with pytest.raises(ValueError, match="first_frames"):
-        sampling.generate(CFG, PARAMS, PROMPTS, _config(), 0, mesh=None,
-                          first_frames=_first_frames()[:, :2])
+        sampling.generate(
+            CFG, PARAMS, PROMPTS, _config(), 0, mesh=None, first_frames=_first_frames()[:, :2]
+        )
     with pytest.raises(ValueError, match="at least one prompt"):
         sampling.generate(CFG, PARAMS, [], _config(), 0, mesh=None)

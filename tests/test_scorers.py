@@ -1,5 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """mini-GenEval and mini-VBench on hand-made cases with known answers."""
+
 import numpy as np
 import pytest
 
@@ -12,10 +13,16 @@ def _meta(objects, centers, motion="static", relation=None, bg="gray", size=64):
     radius = shapes.radius_for("large", size, size)
     kind = "relation" if relation else ("single" if len(objects) == 1 else "pair")
     return {
-        "kind": kind, "relation": relation, "motion": motion,
-        "objects": [{"color": c, "shape": s, "size": "large", "radius": radius}
-                    for c, s in objects],
-        "centers": centers, "num_frames": len(centers), "height": size, "width": size,
+        "kind": kind,
+        "relation": relation,
+        "motion": motion,
+        "objects": [
+            {"color": c, "shape": s, "size": "large", "radius": radius} for c, s in objects
+        ],
+        "centers": centers,
+        "num_frames": len(centers),
+        "height": size,
+        "width": size,
         "background": {"color": bg, "texture": "plain", "period": 8, "pan": [0, 0]},
     }
 
@@ -87,8 +94,9 @@ def _prompt(tag, include, exclude=()):
 
 def _counting(n):
     """GenEval's counting prompt for n circles: at least n, fewer than n + 1."""
-    return _prompt("counting", [{"class": "circle", "count": n}],
-                   [{"class": "circle", "count": n + 1}])
+    return _prompt(
+        "counting", [{"class": "circle", "count": n}], [{"class": "circle", "count": n + 1}]
+    )
 
 
 def test_counting_requires_the_exact_count():
@@ -107,12 +115,27 @@ def test_colors_position_and_attribution_rules():
     single = _prompt("single_object", [{"class": "circle", "count": 1}])
     colors = _prompt("colors", [{"class": "circle", "count": 1, "color": "red"}])
     two = _prompt("two_object", [{"class": "circle", "count": 1}, {"class": "square", "count": 1}])
-    attr = _prompt("color_attr", [{"class": "circle", "count": 1, "color": "red"},
-                                  {"class": "square", "count": 1, "color": "blue"}])
-    left = _prompt("position", [{"class": "square", "count": 1},
-                                {"class": "circle", "count": 1, "position": ["left of", 0]}])
-    right = _prompt("position", [{"class": "square", "count": 1},
-                                 {"class": "circle", "count": 1, "position": ["right of", 0]}])
+    attr = _prompt(
+        "color_attr",
+        [
+            {"class": "circle", "count": 1, "color": "red"},
+            {"class": "square", "count": 1, "color": "blue"},
+        ],
+    )
+    left = _prompt(
+        "position",
+        [
+            {"class": "square", "count": 1},
+            {"class": "circle", "count": 1, "position": ["left of", 0]},
+        ],
+    )
+    right = _prompt(
+        "position",
+        [
+            {"class": "square", "count": 1},
+            {"class": "circle", "count": 1, "position": ["right of", 0]},
+        ],
+    )
     for p in (single, colors, two, attr, left):
         assert geneval.score_image(p, red_left_of_blue)[0], p["tag"]
     assert not geneval.score_image(right, red_left_of_blue)[0]
@@ -140,8 +163,10 @@ def test_overall_is_the_mean_of_task_accuracies():
 # ------------------------------------------------------------------ mini-VBench
 
 
-@pytest.mark.parametrize("dx,dy,direction", [(-2, 0, "left"), (2, 0, "right"), (0, -2, "up"),
-                                             (0, 2, "down"), (0, 0, "static")])
+@pytest.mark.parametrize(
+    "dx,dy,direction",
+    [(-2, 0, "left"), (2, 0, "right"), (0, -2, "up"), (0, 2, "down"), (0, 0, "static")],
+)
 def test_motion_direction_and_dynamic_degree(dx, dy, direction):
     meta, video = _moving(dx, dy)
     for asked in shapes.MOTIONS:
@@ -152,10 +177,17 @@ def test_motion_direction_and_dynamic_degree(dx, dy, direction):
 
 
 def test_direction_is_read_before_a_bounce():
-    meta = shapes.build_meta(np.random.default_rng(0), {
-        "kind": "single", "objects": [{"color": "red", "shape": "circle", "size": "large"}],
-        "relation": None, "motion": "left", "background": {"color": "black", "texture": "plain"}},
-        num_frames=25)
+    meta = shapes.build_meta(
+        np.random.default_rng(0),
+        {
+            "kind": "single",
+            "objects": [{"color": "red", "shape": "circle", "size": "large"}],
+            "relation": None,
+            "motion": "left",
+            "background": {"color": "black", "texture": "plain"},
+        },
+        num_frames=25,
+    )
     assert np.diff(np.asarray(meta["centers"])[:, 0, 0]).max() > 0  # it did bounce
     assert vbench.score_clip(meta, shapes.render_clip(meta))["motion_direction"] == 1.0
 

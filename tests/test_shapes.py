@@ -1,5 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """ShapesMotion generator and its TFDS builder."""
+
 import itertools
 import json
 import math
@@ -124,20 +125,34 @@ def test_bounce_reverses_at_the_border():
 
 def test_captions_follow_the_grammar():
     def spec(kind, objs, motion="static", relation=None, bg=None, size=False):
-        return {"kind": kind, "objects": [dict(color=c, shape=s, size=z) for c, s, z in objs],
-                "relation": relation, "motion": motion, "mention_size": size,
-                "mention_background": bg is not None,
-                "background": {"color": bg or "gray", "texture": "plain"}}
+        return {
+            "kind": kind,
+            "objects": [dict(color=c, shape=s, size=z) for c, s, z in objs],
+            "relation": relation,
+            "motion": motion,
+            "mention_size": size,
+            "mention_background": bg is not None,
+            "background": {"color": bg or "gray", "texture": "plain"},
+        }
+
     red, yellow = ("red", "square", "large"), ("yellow", "circle", "small")
     blue, green = ("blue", "circle", "small"), ("green", "triangle", "small")
     assert shapes.caption(spec("single", [red], "left")) == "a red square moves left"
-    assert shapes.caption(spec("relation", [blue, green], relation="above")) == \
-        "a blue circle above a green triangle"
+    assert (
+        shapes.caption(spec("relation", [blue, green], relation="above"))
+        == "a blue circle above a green triangle"
+    )
     assert shapes.caption(spec("count", [yellow] * 3)) == "three yellow circles"
-    assert shapes.caption(spec("single", [green], bg="gray", size=True)) == \
-        "a small green triangle on a gray background"
-    assert shapes.caption(spec("pair", [("orange", "circle", "large"), ("pink", "square", "large")],
-                               "up")) == "an orange circle and a pink square move up"
+    assert (
+        shapes.caption(spec("single", [green], bg="gray", size=True))
+        == "a small green triangle on a gray background"
+    )
+    assert (
+        shapes.caption(
+            spec("pair", [("orange", "circle", "large"), ("pink", "square", "large")], "up")
+        )
+        == "an orange circle and a pink square move up"
+    )
 
 
 def test_shape_masks_fill_their_boxes_as_expected():
@@ -152,6 +167,7 @@ def test_rendered_pixels_are_palette_or_background_shades():
     def pack(rgb):  # [..., 3] -> one int per colour
         rgb = np.asarray(rgb, np.int64)
         return (rgb[..., 0] * 256 + rgb[..., 1]) * 256 + rgb[..., 2]
+
     allowed = {int(pack(c)) for c in shapes.PALETTE.values()}
     for bg in shapes.BACKGROUNDS.values():
         for d in (-shapes.TEXTURE_AMPLITUDE, 0, shapes.TEXTURE_AMPLITUDE):
@@ -180,8 +196,10 @@ def _assert_same(record, expected):
 def test_tfds_builder_writes_array_record_that_reads_back_identically(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     from lumos_jax.data import shapes_tfds
-    config = shapes_tfds.make_config("unit", num_train=6, num_validation=3, num_holdout=2,
-                                     num_frames=5, seed=9)
+
+    config = shapes_tfds.make_config(
+        "unit", num_train=6, num_validation=3, num_holdout=2, num_frames=5, seed=9
+    )
     builder = shapes_tfds.build(tmp_path, config)
     assert builder.info.file_format.value == "array_record"
     for split, n in config.split_sizes().items():

@@ -1,14 +1,15 @@
 """Splash attention (Pallas interpret mode on CPU) against the dense reference."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
+from model_util import random_batch, tiny_config
 
 from lumos_jax.layout import CAUSAL, PAD
 from lumos_jax.model import attention, splash
 from lumos_jax.model.decoder import Decoder
-from model_util import random_batch, tiny_config
 
 
 def _case(rng, s, h, hk, d, text, frame_lens, tail):
@@ -29,8 +30,7 @@ def _case(rng, s, h, hk, d, text, frame_lens, tail):
 
 # (seq, heads, kv heads, text lengths per row, frame lengths, band): frames inside one
 # 128-block, and frames spanning blocks with GQA and a row that ends without padding.
-CASES = [(256, 4, 2, (5, 18), (40, 40, 40, 40), 40),
-         (384, 4, 1, (3, 100), (150, 120), 150)]
+CASES = [(256, 4, 2, (5, 18), (40, 40, 40, 40), 40), (384, 4, 1, (3, 100), (150, 120), 150)]
 
 
 @pytest.mark.parametrize("s,h,hk,text,frames,band", CASES)
@@ -47,8 +47,7 @@ def test_splash_equals_dense_values_and_grads(s, h, hk, text, frames, band):
         return splash.splash_attention(q, k, v, seg, band=band, interpret=True)
 
     # Every row, padding included: both rules let a pad see only itself.
-    np.testing.assert_allclose(np.asarray(fast(q, k, v)), np.asarray(dense(q, k, v)),
-                               atol=1e-5)
+    np.testing.assert_allclose(np.asarray(fast(q, k, v)), np.asarray(dense(q, k, v)), atol=1e-5)
     loss = lambda fn: lambda *a: jnp.sum(fn(*a) * w)  # noqa: E731
     gd = jax.grad(loss(dense), argnums=(0, 1, 2))(q, k, v)
     gs = jax.grad(loss(fast), argnums=(0, 1, 2))(q, k, v)
@@ -68,8 +67,9 @@ def test_a_frame_longer_than_the_band_poisons_the_output(capfd):
     x = jnp.ones((1, 12, 4))
     np.testing.assert_array_equal(np.asarray(splash.poison_long_frames(x, seg, 5)), 1.0)
     assert capfd.readouterr().out == ""
-    assert np.isnan(np.asarray(jax.jit(splash.poison_long_frames,
-                                       static_argnums=2)(x, seg, 4))).all()
+    assert np.isnan(
+        np.asarray(jax.jit(splash.poison_long_frames, static_argnums=2)(x, seg, 4))
+    ).all()
     out = capfd.readouterr().out
     assert "a frame of 5 tokens" in out and "model.max_frame_tokens=4" in out
 
@@ -86,20 +86,26 @@ def test_unsupported_shapes_are_one_clear_error():
 def test_decoder_with_splash_equals_dense():
     batch = random_batch(batch=2, frames=3, rows=2, cols=3, length=128)
     band = 3 + 2 * 4 + 1  # tokens_per_frame(2, 3)
-    models = [Decoder(tiny_config(attention=a, max_frame_tokens=band, num_layers=2),
-                      rngs=nnx.Rngs(0)) for a in ("dense", "splash")]
+    models = [
+        Decoder(tiny_config(attention=a, max_frame_tokens=band, num_layers=2), rngs=nnx.Rngs(0))
+        for a in ("dense", "splash")
+    ]
     real = np.asarray(batch["segments"] != PAD)
-    outs = [np.asarray(m(batch["tokens"], batch["positions"], batch["segments"])[0])
-            for m in models]
+    outs = [
+        np.asarray(m(batch["tokens"], batch["positions"], batch["segments"])[0]) for m in models
+    ]
     np.testing.assert_allclose(outs[1][real], outs[0][real], atol=1e-4)
 
 
 def test_visited_blocks_match_the_kernels_mask_info():
     from jax.experimental.pallas.ops.tpu import splash_attention as sa
+
     for seq, band in [(512, 76), (1024, 300), (768, 2), (768, 257)]:
         block, a, b = splash.visited_blocks(seq, band)
-        for mask, want in [(sa.CausalMask((seq, seq)), a),
-                           (sa.LocalMask((seq, seq), (-1, band - 1), 0), b)]:
+        for mask, want in [
+            (sa.CausalMask((seq, seq)), a),
+            (sa.LocalMask((seq, seq), (-1, band - 1), 0), b),
+        ]:
             n = seq // block
             dense = np.asarray(mask[0:seq, 0:seq]).reshape(n, block, n, block)
             assert int(dense.any(axis=(1, 3)).sum()) == want, (seq, band)

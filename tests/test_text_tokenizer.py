@@ -1,6 +1,7 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """Text tokenizer wrapper: id mapping for both vocabularies, round trips, errors, and the
 deterministic ShapesMotion BPE."""
+
 import json
 
 import numpy as np
@@ -30,8 +31,17 @@ def _release_style_json(bpe, path):
     spec["model"]["vocab"] = vocab
     specials = [0, 8196, 8197, 8710, 8803, 9003, 9004, 9005]
     spec["added_tokens"] = [
-        dict(id=i, content=f"<reserved{i:05d}>", single_word=False, lstrip=False,
-             rstrip=False, normalized=False, special=True) for i in specials]
+        dict(
+            id=i,
+            content=f"<reserved{i:05d}>",
+            single_word=False,
+            lstrip=False,
+            rstrip=False,
+            normalized=False,
+            special=True,
+        )
+        for i in specials
+    ]
     path.write_text(json.dumps(spec))
     return str(path)
 
@@ -49,8 +59,9 @@ def test_compact_round_trip_and_offset(bpe):
     odd = "Ünïcode ✓ 🙂\ttabs"
     assert tok.decode(tok.encode(odd)) == odd
     # The ids lay out with the layout module, which adds bos / separator itself.
-    seq = layout.build_sequence(ids, np.zeros((1, 8, 8), np.int32), fps=1, duration=1,
-                                height=64, width=64, vocab=vocab)
+    seq = layout.build_sequence(
+        ids, np.zeros((1, 8, 8), np.int32), fps=1, duration=1, height=64, width=64, vocab=vocab
+    )
     assert seq.tokens[0] == vocab.bos and seq.tokens[len(ids) + 1] == vocab.separator
 
 
@@ -60,8 +71,7 @@ def test_compact_specials_decode_by_name(bpe):
     ids = tok.encode("a red circle")
     seq = [vocab.bos, *ids, vocab.separator, vocab.size_token(3), vocab.visual_offset + 7]
     assert tok.decode(seq) == "a red circle"
-    assert tok.decode(seq, skip_special=False) == (
-        "<bos>a red circle<separator><size:3><visual:7>")
+    assert tok.decode(seq, skip_special=False) == ("<bos>a red circle<separator><size:3><visual:7>")
     assert tok.specials["separator"] == 1 and tok.specials["video_start"] == 6
 
 
@@ -74,14 +84,12 @@ def test_release_style_identity_mapping(bpe, tmp_path):
     # Release: the tokenizer's own ids are the unified ids.
     np.testing.assert_array_equal(ids, tok.backend.tok.encode(prompt).ids)
     assert ids.min() >= 9006 and tok.decode(ids) == prompt
-    assert tok.decode([0, *ids[:2], 8710], skip_special=False) == (
-        "<bos>Generate a<separator>")
+    assert tok.decode([0, *ids[:2], 8710], skip_special=False) == ("<bos>Generate a<separator>")
     assert tok.name_of(8804 + 2) == "<size:2>" and tok.name_of(65536 + 5) == "<visual:5>"
 
 
 def test_release_text_hitting_a_special_id_errors(bpe, tmp_path):
-    tok = text.load(_release_style_json(bpe, tmp_path / "tokenizer.json"),
-                    layout.release_vocab())
+    tok = text.load(_release_style_json(bpe, tmp_path / "tokenizer.json"), layout.release_vocab())
     with pytest.raises(ValueError, match="separator"):
         tok.encode("a red square <reserved08710> moves")
 
@@ -130,8 +138,9 @@ def test_sentencepiece_model(tmp_path):
 
     model = io.BytesIO()
     lines = [p.replace("\n", " ") for p in prepare_inputs.shapes_prompts(num=100)]
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=model,
-                                   vocab_size=120, model_type="bpe")
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines), model_writer=model, vocab_size=120, model_type="bpe"
+    )
     path = tmp_path / "tokenizer.model"
     path.write_bytes(model.getvalue())
     vocab = layout.compact_vocab()

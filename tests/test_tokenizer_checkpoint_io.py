@@ -1,6 +1,7 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """tokenizer.checkpoint_io: both step layouts of the tokenizer trainer load the same
 weights; the newest step of either layout is taken; run_tokenizer matches the model."""
+
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
@@ -16,8 +17,7 @@ from lumos_jax.tokenizer import model as tok_model
 def flat():
     _, abstract = tok_model.abstract_model(tok_config.tiny())
     state = tok_model.host_init_params(abstract, 0)
-    return {".".join(map(str, p)): np.asarray(v.get_value())
-            for p, v in nnx.to_flat_state(state)}
+    return {".".join(map(str, p)): np.asarray(v.get_value()) for p, v in nnx.to_flat_state(state)}
 
 
 def _save_params_layout(workdir, step, flat):
@@ -41,8 +41,10 @@ def test_params_and_state_layouts_load_the_same_weights(tmp_path, flat):
     model, new = checkpoint_io.load_visual_tokenizer(str(tmp_path / "new"))
     assert (old["step"], new["step"]) == (5, 8)
     assert old["params_sha256"] == new["params_sha256"] == checkpoint_io.params_fingerprint(flat)
-    got = {".".join(map(str, p)): np.asarray(v.get_value())
-           for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))}
+    got = {
+        ".".join(map(str, p)): np.asarray(v.get_value())
+        for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))
+    }
     for name, value in flat.items():
         np.testing.assert_array_equal(got[name], value)
 
@@ -69,4 +71,5 @@ def test_run_tokenizer_is_the_models_encode_and_decode():
     encoder = checkpoint_io.VisualEncoder(model, batch_size=2, fast_compile=True)
     np.testing.assert_array_equal(
         encoder(frames),
-        checkpoint_io.run_tokenizer(model, "encode", frames.astype(np.float32) / 127.5 - 1.0))
+        checkpoint_io.run_tokenizer(model, "encode", frames.astype(np.float32) / 127.5 - 1.0),
+    )

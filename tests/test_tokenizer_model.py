@@ -9,7 +9,6 @@ from flax import nnx
 
 from lumos_jax.tokenizer import config, fsq, model
 
-
 # Frames replaced in the encoder causality check; row 0 of the batch is the base clip.
 CHANGED_FRAMES = [0, 1, 4, 5, 8]
 

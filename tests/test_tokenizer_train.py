@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from lumos_jax.tokenizer import checkpoint_io
-from lumos_jax.tokenizer import clips, losses
-from lumos_jax.tokenizer import train_loop as train
+from lumos_jax.tokenizer import checkpoint_io, clips, losses
 from lumos_jax.tokenizer import config as tokenizer_config
 from lumos_jax.tokenizer import model as model_lib
+from lumos_jax.tokenizer import train_loop as train
 
 _CONFIG_PATH = os.path.join(os.path.dirname(__file__), "..", "configs", "tokenizer.py")
 

@@ -1,4 +1,5 @@
 """Training loop: determinism, exact resume, mesh change, preemption, NaN abort, learning."""
+
 import os
 import signal
 import subprocess
@@ -6,9 +7,9 @@ import sys
 import time
 
 import pytest
+from train_util import checkpoint_steps, learnable_records, losses, small_config
 
 from lumos_jax import train_lib, train_loop
-from train_util import checkpoint_steps, learnable_records, losses, small_config
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +64,25 @@ def test_short_run_lowers_the_loss(data_dir, tmp_path):
 def test_preemption_saves_and_exits(data_dir, tmp_path):
     """SIGTERM mid-run: the step in flight finishes, is checkpointed, the process exits 0."""
     work = tmp_path / "pre"
-    cmd = [sys.executable, "-m", "lumos_jax.train", "--config=configs/t2v.py:tiny",
-           f"--workdir={work}", "--config.train.steps=100000", "--config.train.log_every=1",
-           "--config.train.checkpoint_every=100000", "--config.model.num_layers=1",
-           "--config.model.embed_dim=64", "--config.model.num_heads=2",
-           "--config.model.num_kv_heads=2", "--config.model.mlp_dim=128",
-           "--config.data.streams.video.seq_len=128", "--config.data.batch_size=8",
-           "--config.eval_sources=",
-           f"--config.data.streams.video.sources=array_record:{data_dir}/video-train-*"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lumos_jax.train",
+        "--config=configs/t2v.py:tiny",
+        f"--workdir={work}",
+        "--config.train.steps=100000",
+        "--config.train.log_every=1",
+        "--config.train.checkpoint_every=100000",
+        "--config.model.num_layers=1",
+        "--config.model.embed_dim=64",
+        "--config.model.num_heads=2",
+        "--config.model.num_kv_heads=2",
+        "--config.model.mlp_dim=128",
+        "--config.data.streams.video.seq_len=128",
+        "--config.data.batch_size=8",
+        "--config.eval_sources=",
+        f"--config.data.streams.video.sources=array_record:{data_dir}/video-train-*",
+    ]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 240
@@ -93,9 +105,20 @@ def losses_or_empty(work):
 
 def test_typo_in_a_config_key_is_an_error(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    r = subprocess.run([sys.executable, "-m", "lumos_jax.train", "--config=configs/t2v.py:tiny",
-                        f"--workdir={tmp_path}", "--config.train.stpes=3"], cwd=root,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lumos_jax.train",
+            "--config=configs/t2v.py:tiny",
+            f"--workdir={tmp_path}",
+            "--config.train.stpes=3",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode != 0 and "stpes" in r.stderr
 
 
@@ -107,6 +130,7 @@ def test_init_from_an_earlier_stage_checkpoint(data_dir, tmp_path):
 
     from lumos_jax import checkpoint, parallel
     from lumos_jax.train_step import Trainer
+
     stage1 = str(tmp_path / "stage1")
     train_loop.run(small_config(data_dir, steps=3, checkpoint_every=3), stage1)
     cfg = small_config(data_dir, steps=2, checkpoint_every=2)
@@ -114,11 +138,13 @@ def test_init_from_an_earlier_stage_checkpoint(data_dir, tmp_path):
     trainer = Trainer(cfg, parallel.make_mesh(dict(cfg.mesh)))
     params = train_lib.load_init_params(cfg.init_from, trainer)
     saved = checkpoint.Checkpointer(os.path.join(stage1, "checkpoints")).restore(
-        trainer.abstract_state(), 3)[1]["params"]
+        trainer.abstract_state(), 3
+    )[1]["params"]
     for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(saved)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     # A params-only export (what the demo ships) restores to the same weights.
     from lumos_jax import export
+
     exported = str(tmp_path / "exported")
     info = export.export_params(cfg.init_from, exported, note="test")
     assert info["step"] == 3 and info["model"]["num_layers"] == cfg.model.num_layers
@@ -142,6 +168,7 @@ def test_a_checkpoint_cut_off_mid_write_is_never_used(tmp_path):
     import jax.numpy as jnp
 
     from lumos_jax import checkpoint
+
     state = {"w": jnp.arange(4.0)}
     ck = checkpoint.Checkpointer(str(tmp_path / "ck"), async_save=False)
     ck.save(5, state, {"next_batch": 5}, force=True)
@@ -164,6 +191,7 @@ def test_loading_checkpoint_params_logs_no_orbax_warning(data_dir, tmp_path, cap
 
     from lumos_jax import export, layout, parallel
     from lumos_jax.sampling import loaders
+
     work = str(tmp_path / "w")
     cfg = small_config(data_dir, steps=2, checkpoint_every=2)
     train_loop.run(cfg, work)

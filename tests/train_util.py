@@ -1,4 +1,5 @@
 """Helpers for training tests: learnable token records and a small tiny-config."""
+
 import glob
 import os
 
@@ -17,27 +18,31 @@ def learnable_records(directory, n=48, split="train", seed=0):
     out = []
     for i in range(n):
         key = int(rng.integers(0, 16))
-        text = np.concatenate([[VOCAB.first_text_id + key],
-                               rng.integers(VOCAB.first_text_id, VOCAB.text_size, 7)])
+        text = np.concatenate(
+            [[VOCAB.first_text_id + key], rng.integers(VOCAB.first_text_id, VOCAB.text_size, 7)]
+        )
         codes = (key * 37 + np.arange(2 * 4 * 4).reshape(2, 4, 4)) % VOCAB.visual_size
-        out.append(records.make_record(f"{split}{i}", f"clip {key}", text, codes, fps=8,
-                                       duration=1, height=32, width=32))
+        out.append(
+            records.make_record(
+                f"{split}{i}", f"clip {key}", text, codes, fps=8, duration=1, height=32, width=32
+            )
+        )
     os.makedirs(directory, exist_ok=True)
-    records.write_array_record(os.path.join(directory, f"video-{split}-00000.array_record"),
-                               out)
+    records.write_array_record(os.path.join(directory, f"video-{split}-00000.array_record"), out)
     return directory
 
 
 def small_config(data_dir, **train):
     c = config_lib.experiment("t2v", "tiny")
-    c.model.update(num_layers=2, embed_dim=64, num_heads=2, num_kv_heads=2, head_dim=32,
-                   mlp_dim=128)
+    c.model.update(
+        num_layers=2, embed_dim=64, num_heads=2, num_kv_heads=2, head_dim=32, mlp_dim=128
+    )
     c.data.streams.video.sources = f"array_record:{data_dir}/video-train-*.array_record"
     c.data.streams.video.seq_len = 128
     c.data.batch_size = 8
     c.eval_sources = ""
     c.mesh.update(data=-1, fsdp=1, tensor=1)
-    c.train.update(steps=8, log_every=1, checkpoint_every=4, eval_every=10 ** 6)
+    c.train.update(steps=8, log_every=1, checkpoint_every=4, eval_every=10**6)
     c.optim.update(warmup_steps=2)
     c.train.update(**train)
     return c
@@ -49,5 +54,8 @@ def losses(workdir):
 
 
 def checkpoint_steps(workdir):
-    return sorted(int(os.path.basename(p)) for p in glob.glob(f"{workdir}/checkpoints/[0-9]*")
-                  if os.path.basename(p).isdigit())  # not 'STEP.damaged-TIME', a tmp dir
+    return sorted(
+        int(os.path.basename(p))
+        for p in glob.glob(f"{workdir}/checkpoints/[0-9]*")
+        if os.path.basename(p).isdigit()
+    )  # not 'STEP.damaged-TIME', a tmp dir

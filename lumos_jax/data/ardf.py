@@ -17,6 +17,7 @@ visual code, so it has no class in the visual-slice softmax of the loss. By defa
 id; only use that with a loss over the full vocabulary. `mask_newlines=False` keeps
 newlines out of the masking altogether (then L = rows x cols).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,8 +44,9 @@ class MaskSpec:
         if self.mode not in MODES:
             raise ValueError(f"config data.masking.mode={self.mode!r}: expected one of {MODES}")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"config data.masking.schedule={self.schedule!r}: expected one of "
-                             f"{SCHEDULES}")
+            raise ValueError(
+                f"config data.masking.schedule={self.schedule!r}: expected one of {SCHEDULES}"
+            )
         if not 0.0 <= self.min_ratio <= 1.0:
             raise ValueError(f"config data.masking.min_ratio={self.min_ratio}: expected [0, 1]")
 
@@ -118,11 +120,18 @@ def apply_masks(tokens, index, masks, *, vocab: layout.Vocab, newline_labels: bo
     return inputs, labels
 
 
-def ardf_mask(seq: layout.Sequence, rows: int, cols: int, rng: np.random.Generator,
-              spec: MaskSpec, vocab: layout.Vocab):
+def ardf_mask(
+    seq: layout.Sequence,
+    rows: int,
+    cols: int,
+    rng: np.random.Generator,
+    spec: MaskSpec,
+    vocab: layout.Vocab,
+):
     """AR-DF masks for one laid-out sample -> (inputs [S], labels [S], ratios [T'])."""
     index = content_index(seq.frame_starts, rows, cols, with_newlines=spec.mask_newlines)
     masks, rho = frame_masks(rng, len(seq.frame_starts), index.shape[1], spec)
-    inputs, labels = apply_masks(seq.tokens, index, masks, vocab=vocab,
-                                 newline_labels=spec.newline_labels)
+    inputs, labels = apply_masks(
+        seq.tokens, index, masks, vocab=vocab, newline_labels=spec.newline_labels
+    )
     return inputs, labels, rho

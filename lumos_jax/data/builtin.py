@@ -19,6 +19,7 @@ The first run writes them with
 it when both splits are complete: a killed first run never leaves a half dataset
 under the final name. A lock file lets concurrent first runs build it once.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -75,9 +76,11 @@ def _complete(data_dir: str, sha: str, splits) -> bool:
         return False
     made_by = [records_tokenizer(data_dir, s) for s in splits]
     if any(m is None or m.get("params_sha256") != sha for m in made_by):
-        raise ValueError(f"{data_dir} holds no complete built-in records of the visual "
-                         f"tokenizer {sha[:16]} (a manifest is missing or names another "
-                         f"tokenizer); delete that directory to rebuild it")
+        raise ValueError(
+            f"{data_dir} holds no complete built-in records of the visual "
+            f"tokenizer {sha[:16]} (a manifest is missing or names another "
+            f"tokenizer); delete that directory to rebuild it"
+        )
     return True
 
 
@@ -97,7 +100,7 @@ def _locked(path: str):
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log.info("waiting for another process building %s", path[:-len(".lock")])
+            log.info("waiting for another process building %s", path[: -len(".lock")])
             fcntl.flock(f, fcntl.LOCK_EX)
         yield
 
@@ -112,7 +115,8 @@ def ensure(tokenizer_ckpt: str | None = None, root: str | None = None) -> str:
             f"the tiny presets' built-in data is tokenised with the visual tokenizer "
             f"{tokenizer_ckpt}, which is missing: restore assets/ from the repository, or "
             f"pass your own records (--config.data.streams.video.sources=array_record:"
-            f"GLOB, --config.eval_sources=...)")
+            f"GLOB, --config.eval_sources=...)"
+        )
     sha = tokenizer_fingerprint(tokenizer_ckpt)
     root = os.path.abspath(os.path.expanduser(root or CACHE_ROOT))
     final = os.path.join(root, f"{sha[:16]}-{recipe_hash(splits)[:8]}")
@@ -130,10 +134,17 @@ def ensure(tokenizer_ckpt: str | None = None, root: str | None = None) -> str:
 
 def _build(out: str, tokenizer_ckpt: str, sha: str, splits: dict) -> None:
     n = sum(splits.values())
-    log.info("first use of the tiny presets' built-in data: tokenising %d ShapesMotion "
-             "clips and %d images (%s) with %s (%s) into %s; a few minutes on a CPU, "
-             "once", n, n, ", ".join(f"{k} {v}" for k, v in splits.items()),
-             tokenizer_ckpt, sha[:16], out)
+    log.info(
+        "first use of the tiny presets' built-in data: tokenising %d ShapesMotion "
+        "clips and %d images (%s) with %s (%s) into %s; a few minutes on a CPU, "
+        "once",
+        n,
+        n,
+        ", ".join(f"{k} {v}" for k, v in splits.items()),
+        tokenizer_ckpt,
+        sha[:16],
+        out,
+    )
     t0 = time.monotonic()
     for split, num in splits.items():
         prepare_split(out, tokenizer_ckpt, split, num)
@@ -146,14 +157,24 @@ def prepare_split(out: str, tokenizer_ckpt: str, split: str, num: int) -> None:
     barrier for peers that wait on the lock), and its progress lines reach this console.
     --overwrite: shards a killed earlier build left with other settings are redone,
     complete ones with the same settings are kept (prepare resumes shard by shard)."""
-    argv = [sys.executable, "-m", "lumos_jax.data.prepare", "--source=shapes",
-            f"--split={split}", f"--num={num}", f"--out={out}",
-            f"--tokenizer_ckpt={tokenizer_ckpt}", "--overwrite"]
+    argv = [
+        sys.executable,
+        "-m",
+        "lumos_jax.data.prepare",
+        "--source=shapes",
+        f"--split={split}",
+        f"--num={num}",
+        f"--out={out}",
+        f"--tokenizer_ckpt={tokenizer_ckpt}",
+        "--overwrite",
+    ]
     argv += [f"--{k}" if v is True else f"--{k}={v}" for k, v in PREPARE_OPTIONS.items()]
     code = subprocess.run(argv, check=False).returncode
     if code:
-        raise ChildProcessError(f"making the built-in records failed ({split} split, exit "
-                                f"code {code}; the lines above say why): {shlex.join(argv)}")
+        raise ChildProcessError(
+            f"making the built-in records failed ({split} split, exit "
+            f"code {code}; the lines above say why): {shlex.join(argv)}"
+        )
 
 
 def config_keys(config, patterns) -> list[str]:
@@ -163,8 +184,11 @@ def config_keys(config, patterns) -> list[str]:
     out = []
     for pattern in patterns:
         if pattern == "data.streams.*.sources":
-            out += [f"data.streams.{n}.sources" for n in sorted(config.data.streams.keys())
-                    if config.data.streams[n].weight > 0]
+            out += [
+                f"data.streams.{n}.sources"
+                for n in sorted(config.data.streams.keys())
+                if config.data.streams[n].weight > 0
+            ]
         elif pattern.split(".", 1)[0] in config and get_key(config, pattern):
             out.append(pattern)
     return out
@@ -183,8 +207,9 @@ def _set(config, key, value):
     config[last] = value
 
 
-def resolve(config, patterns=DATA_KEYS, *, tokenizer_ckpt: str | None = None,
-            root: str | None = None) -> dict:
+def resolve(
+    config, patterns=DATA_KEYS, *, tokenizer_ckpt: str | None = None, root: str | None = None
+) -> dict:
     """Replaces the `builtin:` values among the config keys `patterns` by what they name,
     building the records on first use (see `ensure` for the defaults). Returns
     {key: resolved value} of those changed."""
@@ -194,7 +219,7 @@ def resolve(config, patterns=DATA_KEYS, *, tokenizer_ckpt: str | None = None,
         value = get_key(config, key)
         if not isinstance(value, str) or not value.startswith(PREFIX):
             continue
-        name = value[len(PREFIX):]
+        name = value[len(PREFIX) :]
         if name == "visual_tokenizer":
             changed[key] = tokenizer_ckpt
             continue
@@ -204,9 +229,11 @@ def resolve(config, patterns=DATA_KEYS, *, tokenizer_ckpt: str | None = None,
         elif name.count("-") == 1:
             changed[key] = f"array_record:{data_dir}/{name}-*.array_record"
         else:
-            raise ValueError(f"config {key}={value!r}: unknown built-in name {name!r}; "
-                             f"expected {PREFIX}STREAM-SPLIT (e.g. {PREFIX}video-train), "
-                             f"{PREFIX}text_tokenizer or {PREFIX}visual_tokenizer")
+            raise ValueError(
+                f"config {key}={value!r}: unknown built-in name {name!r}; "
+                f"expected {PREFIX}STREAM-SPLIT (e.g. {PREFIX}video-train), "
+                f"{PREFIX}text_tokenizer or {PREFIX}visual_tokenizer"
+            )
     for key, value in changed.items():
         _set(config, key, value)
     return changed

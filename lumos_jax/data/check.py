@@ -12,6 +12,7 @@ tokens, code grid vs pixel size: what the pipeline would reject). The last line 
 up; the exit code is 1 when anything is bad, else 0. A training run with
 data.skip_bad_records=False stops at the first bad record; this lists them all first.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,7 @@ def _parts(spec: str, vocab, tfds_data_dir):
     kind, _, arg = spec.partition(":")
     if kind != "array_record":
         try:
-            return [(spec, sources.open_source(spec, tfds_data_dir=tfds_data_dir,
-                                               vocab=vocab), "")]
+            return [(spec, sources.open_source(spec, tfds_data_dir=tfds_data_dir, vocab=vocab), "")]
         except (ValueError, OSError) as e:
             return [(spec, None, cli.one_line(e))]
     paths = sorted(glob.glob(os.path.expanduser(arg)))
@@ -46,12 +46,12 @@ def _parts(spec: str, vocab, tfds_data_dir):
     return out
 
 
-def scan(specs, vocab: layout.Vocab | None = None, tfds_data_dir: str | None = None,
-         report=print) -> dict:
+def scan(
+    specs, vocab: layout.Vocab | None = None, tfds_data_dir: str | None = None, report=print
+) -> dict:
     """Reads every record of `specs`; `report` gets one line per problem.
     -> {"records", "shards", "bad": [(file, index, reason)], "unopened": [(file, why)]}"""
-    parts = [p for spec in sources.parse_specs(specs)
-             for p in _parts(spec, vocab, tfds_data_dir)]
+    parts = [p for spec in sources.parse_specs(specs) for p in _parts(spec, vocab, tfds_data_dir)]
     result = {"records": 0, "shards": len(parts), "bad": [], "unopened": []}
     total = sum(len(src) for _, src, _ in parts if src is not None)
     progress = Progress("check", total, every=max(1, total // 10))
@@ -74,23 +74,35 @@ def scan(specs, vocab: layout.Vocab | None = None, tfds_data_dir: str | None = N
 
 
 def summary(result: dict, checked_vocab: bool) -> str:
-    what = "format, checksums and vocabulary ranges" if checked_vocab else \
-        "format and checksums (no --config: vocabulary ranges not checked)"
-    return (f"checked {result['records']} records in {result['shards']} shards ({what}): "
-            f"{len(result['bad'])} bad records, {len(result['unopened'])} shards that do "
-            f"not open")
+    what = (
+        "format, checksums and vocabulary ranges"
+        if checked_vocab
+        else "format and checksums (no --config: vocabulary ranges not checked)"
+    )
+    return (
+        f"checked {result['records']} records in {result['shards']} shards ({what}): "
+        f"{len(result['bad'])} bad records, {len(result['unopened'])} shards that do "
+        f"not open"
+    )
 
 
 def main(argv=None) -> int:
     cli.process_defaults()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sources", required=True,
-                   help="comma-separated array_record:GLOB, tfds:NAME[:SPLIT], lumos_pkl:GLOB")
-    p.add_argument("--config", default="",
-                   help="FILE[:ARG] whose vocab the records must fit (e.g. configs/t2v.py:tiny)")
+    p.add_argument(
+        "--sources",
+        required=True,
+        help="comma-separated array_record:GLOB, tfds:NAME[:SPLIT], lumos_pkl:GLOB",
+    )
+    p.add_argument(
+        "--config",
+        default="",
+        help="FILE[:ARG] whose vocab the records must fit (e.g. configs/t2v.py:tiny)",
+    )
     p.add_argument("--tfds_data_dir", default=None)
-    p.add_argument("-v", "--verbosity", type=int, default=0,
-                   help="1: show the traceback of an error")
+    p.add_argument(
+        "-v", "--verbosity", type=int, default=0, help="1: show the traceback of an error"
+    )
     a = p.parse_args(argv)
     with cli.errors_as_one_line("lumos_jax.data.check", verbose=a.verbosity >= 1):
         vocab = None

@@ -5,6 +5,7 @@
 and sampling/config.py it imports nothing heavy (no Grain), so configs stay cheap to load.
 The pipeline that reads it is `lumos_jax.data.pipeline`.
 """
+
 from __future__ import annotations
 
 import ml_collections
@@ -34,9 +35,11 @@ def default_config() -> ml_collections.ConfigDict:
     c.worker_buffer_size = 2  # batches buffered per worker process
     c.read_threads = 2  # threads per process computing batches ahead
     c.prefetch_batches = 4  # batches computed ahead per process
-    c.masking = ml_collections.ConfigDict(dict(
-        mode="tube", schedule="cosine", min_ratio=0.7, mask_newlines=True,
-        newline_labels=False))  # see lumos_jax.data.ardf
+    c.masking = ml_collections.ConfigDict(
+        dict(
+            mode="tube", schedule="cosine", min_ratio=0.7, mask_newlines=True, newline_labels=False
+        )
+    )  # see lumos_jax.data.ardf
     c.cfg_dropout = 0.1  # drop the text prefix: the sample starts at video_start
     c.position_strides = (4, 8, 8)  # must match the model's MM-RoPE scaling
     # The model's rope_variant (config_lib links the two): '1d' gives 1-D positions.
@@ -46,8 +49,9 @@ def default_config() -> ml_collections.ConfigDict:
     return c
 
 
-def bucket_length(num_frames: int, height: int, width: int, max_text_ids: int,
-                  multiple: int = 128) -> int:
+def bucket_length(
+    num_frames: int, height: int, width: int, max_text_ids: int, multiple: int = 128
+) -> int:
     """Smallest multiple of `multiple` holding a sample with <= max_text_ids prompt ids."""
     n = 2 + max_text_ids + 3 + num_frames * layout.tokens_per_frame(height // 8, width // 8) + 2
     return -(-n // multiple) * multiple

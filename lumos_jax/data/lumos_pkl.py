@@ -22,6 +22,7 @@ function (os.system, numpy arrays, torch tensors, ...) is refused before it runs
 
     python -m lumos_jax.data.lumos_pkl OUT.array_record IN1.pkl IN2.pkl ...
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,10 @@ class _PlainUnpickler(pickle.Unpickler):
     """Refuses every global lookup: only opcodes that build plain containers remain."""
 
     def find_class(self, module, name):
-        raise pickle.UnpicklingError(f"refused: the pickle references {module}.{name}; only "
-                                     "plain lists/dicts of numbers and strings are accepted")
+        raise pickle.UnpicklingError(
+            f"refused: the pickle references {module}.{name}; only "
+            "plain lists/dicts of numbers and strings are accepted"
+        )
 
     def persistent_load(self, pid):
         raise pickle.UnpicklingError("refused: the pickle uses persistent ids")
@@ -84,8 +87,9 @@ def _sample_fields(obj):
     if isinstance(obj, dict):
         key = next((k for k in TOKEN_KEYS if k in obj), None)
         if key is None:
-            raise ValueError(f"dict has none of the token keys {TOKEN_KEYS}: "
-                             f"{sorted(map(str, obj))}")
+            raise ValueError(
+                f"dict has none of the token keys {TOKEN_KEYS}: {sorted(map(str, obj))}"
+            )
         cap = next((obj[k] for k in CAPTION_KEYS if isinstance(obj.get(k), str)), "")
         rid = obj.get("id")
         return obj[key], cap, None if rid is None else str(rid)
@@ -97,8 +101,8 @@ def strip_placeholders(ids, vocab: layout.Vocab) -> np.ndarray:
     ids = np.asarray(ids, np.int64).reshape(-1)
     ids = ids[ids >= 0]
     seps = np.flatnonzero(ids == vocab.separator)
-    if seps.size and np.all(ids[seps[-1] + 1:] == vocab.pad):
-        ids = ids[:seps[-1] + 1]
+    if seps.size and np.all(ids[seps[-1] + 1 :] == vocab.pad):
+        ids = ids[: seps[-1] + 1]
     return ids
 
 
@@ -115,8 +119,8 @@ def _parse_frame(ids, pos: int, vocab: layout.Vocab):
     if not ends.size:
         raise ValueError(f"frame at token {pos} has no image_end")
     end = pos + int(ends[0])
-    size = tuple(int(v) - vocab.size_base for v in ids[pos + 1:pos + 3])
-    body = ids[pos + 3:end]
+    size = tuple(int(v) - vocab.size_base for v in ids[pos + 1 : pos + 3])
+    body = ids[pos + 3 : end]
     nl = np.flatnonzero(body == vocab.newline)
     if not nl.size:
         raise ValueError(f"frame at token {pos} has no rows (no newline)")
@@ -125,8 +129,10 @@ def _parse_frame(ids, pos: int, vocab: layout.Vocab):
         raise ValueError(f"frame at token {pos}: rows of unequal length (newlines at {nl[:8]}...)")
     grid = body.reshape(rows, cols + 1)[:, :cols] - vocab.visual_offset
     if grid.size and (grid.min() < 0 or grid.max() >= vocab.visual_size):
-        raise ValueError(f"frame at token {pos}: a content token is not a visual id "
-                         f"[{vocab.visual_offset}, {vocab.size})")
+        raise ValueError(
+            f"frame at token {pos}: a content token is not a visual id "
+            f"[{vocab.visual_offset}, {vocab.size})"
+        )
     return grid, size, end + 1
 
 
@@ -141,8 +147,8 @@ def parse_tokens(ids, vocab: layout.Vocab) -> dict:
     if v:  # text prefix: bos, prompt ids, separator
         _expect(ids, 0, vocab.bos, "bos")
         _expect(ids, v - 1, vocab.separator, "separator before video_start")
-        text = ids[1:v - 1]
-    duration, fps = (int(x) - vocab.size_base for x in ids[v + 1:v + 3])
+        text = ids[1 : v - 1]
+    duration, fps = (int(x) - vocab.size_base for x in ids[v + 1 : v + 3])
     frames, sizes, pos = [], set(), v + 3
     while pos < len(ids) and ids[pos] == vocab.image_start:
         grid, size, pos = _parse_frame(ids, pos, vocab)
@@ -158,13 +164,28 @@ def parse_tokens(ids, vocab: layout.Vocab) -> dict:
         raise ValueError(f"{len(ids) - pos - 2} unexpected tokens after the final separator")
     rows, cols = frames[0].shape
     if sizes != {(rows * 8 // 32, cols * 8 // 32)}:
-        raise ValueError(f"size tokens {sorted(sizes)} disagree with the {rows}x{cols} grid "
-                         f"(expected {(rows * 8 // 32, cols * 8 // 32)})")
-    fields = dict(text_ids=text.astype(np.int32), codes=np.stack(frames).astype(np.int32),
-                  fps=fps, duration=duration, height=rows * 8, width=cols * 8)
-    again = layout.build_sequence(fields["text_ids"], fields["codes"], fps=fps,
-                                  duration=duration, height=rows * 8, width=cols * 8,
-                                  vocab=vocab, with_text=bool(v))
+        raise ValueError(
+            f"size tokens {sorted(sizes)} disagree with the {rows}x{cols} grid "
+            f"(expected {(rows * 8 // 32, cols * 8 // 32)})"
+        )
+    fields = dict(
+        text_ids=text.astype(np.int32),
+        codes=np.stack(frames).astype(np.int32),
+        fps=fps,
+        duration=duration,
+        height=rows * 8,
+        width=cols * 8,
+    )
+    again = layout.build_sequence(
+        fields["text_ids"],
+        fields["codes"],
+        fps=fps,
+        duration=duration,
+        height=rows * 8,
+        width=cols * 8,
+        vocab=vocab,
+        with_text=bool(v),
+    )
     if not np.array_equal(again.tokens, ids):
         raise ValueError("the parsed sample does not lay out to the same tokens")
     return fields
@@ -176,8 +197,9 @@ def import_pickle(data: bytes, vocab: layout.Vocab, *, record_id: str) -> record
     if not isinstance(tokens, (list, tuple)) or not all(type(t) is int for t in tokens):
         raise ValueError("the token sequence must be a list of ints")
     fields = parse_tokens(tokens, vocab)
-    return records.make_record(rid or record_id, caption, fields.pop("text_ids"),
-                               fields.pop("codes"), **fields)
+    return records.make_record(
+        rid or record_id, caption, fields.pop("text_ids"), fields.pop("codes"), **fields
+    )
 
 
 class PklSource:

@@ -5,6 +5,7 @@ for images), frame-rate resampling, bucket choice, centre crop and resize.
 Frames are uint8 numpy [F, H, W, 3] (RGB) throughout. Every decoding failure is a
 `MediaError` naming the file, so `prepare` can report and count it.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,7 @@ def valid_frame_count(available: int, temporal_compression: int = 4) -> int:
     return 1 + (available - 1) // temporal_compression * temporal_compression
 
 
-def resample_indices(times: np.ndarray, end: float, fps: float, max_frames: int
-                     ) -> np.ndarray:
+def resample_indices(times: np.ndarray, end: float, fps: float, max_frames: int) -> np.ndarray:
     """Source frame per output frame at `fps`, starting at the first frame.
 
     times: [N] presentation times (s, ascending) of the decoded frames; end: time the
@@ -103,8 +103,7 @@ def load_image(path: str) -> np.ndarray:
         raise MediaError(path, f"cannot decode image ({type(e).__name__}: {e})") from None
 
 
-def bucket_size(width: int, height: int, target: int, multiple: int = 32
-                ) -> tuple[int, int]:
+def bucket_size(width: int, height: int, target: int, multiple: int = 32) -> tuple[int, int]:
     """(W, H) resolution bucket of a width x height source for a target size.
 
     The short side is scaled so the area matches target^2 and floored to a multiple of
@@ -116,7 +115,7 @@ def bucket_size(width: int, height: int, target: int, multiple: int = 32
         raise ValueError(f"bad source size {width}x{height}")
     short, long_ = sorted((width, height))
     aspect = long_ / short
-    s = max(multiple, int(target / aspect ** 0.5) // multiple * multiple)
+    s = max(multiple, int(target / aspect**0.5) // multiple * multiple)
     n = max(multiple, int(s * aspect) // multiple * multiple)
     return (n, s) if width >= height else (s, n)
 
@@ -132,7 +131,7 @@ def center_crop_resize(frames: np.ndarray, width: int, height: int) -> np.ndarra
     else:
         cw, ch = w, max(1, round(w * height / width))
     y0, x0 = (h - ch) // 2, (w - cw) // 2
-    crop = frames[:, y0:y0 + ch, x0:x0 + cw]
+    crop = frames[:, y0 : y0 + ch, x0 : x0 + cw]
     if (cw, ch) == (width, height):
         return np.ascontiguousarray(crop)
     out = np.empty((f, height, width, 3), np.uint8)
@@ -142,8 +141,9 @@ def center_crop_resize(frames: np.ndarray, width: int, height: int) -> np.ndarra
     return out
 
 
-def to_bucket(frames: np.ndarray, *, target: int | None = None,
-              size: tuple[int, int] | None = None) -> np.ndarray:
+def to_bucket(
+    frames: np.ndarray, *, target: int | None = None, size: tuple[int, int] | None = None
+) -> np.ndarray:
     """Crops/resizes frames [F, h, w, 3] to `size` (W, H) or to the bucket for `target`."""
     if size is None:
         if target is None:

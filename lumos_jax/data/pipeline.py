@@ -21,6 +21,7 @@ per stream, sliced per JAX process, each example drawn from
 and restarts never change the batches. The iterator state is {"next_batch", "skipped",
 "fingerprint"}; see `DataIterator` for Orbax checkpointing.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -70,9 +71,14 @@ class ExampleMaker:
         records.check(record, self.spec.vocab, shard=shard, index=local)
         n = record.sequence_length(with_text=True)
         if n > self.spec.seq_len:
-            raise records.RecordError(shard, local, (
-                f"sequence of {n} tokens ({len(record.text_ids)} prompt ids) does not fit "
-                f"bucket '{self.spec.stream}' of {self.spec.seq_len} tokens"))
+            raise records.RecordError(
+                shard,
+                local,
+                (
+                    f"sequence of {n} tokens ({len(record.text_ids)} prompt ids) does not fit "
+                    f"bucket '{self.spec.stream}' of {self.spec.seq_len} tokens"
+                ),
+            )
         return record
 
     def _load_or_skip(self, index: int):
@@ -87,23 +93,33 @@ class ExampleMaker:
                 logging.warning("skipping bad record: %s", e)
                 skipped.append(str(e))
                 index = (index + 1) % len(self.source)
-        raise RuntimeError(f"stream '{self.spec.stream}': more than {self.spec.max_skips} bad "
-                           f"records in a row; last: {skipped[-1]}")
+        raise RuntimeError(
+            f"stream '{self.spec.stream}': more than {self.spec.max_skips} bad "
+            f"records in a row; last: {skipped[-1]}"
+        )
 
     def build(self, record: records.TokenRecord, rng: np.random.Generator) -> dict:
         """Record -> padded example dict of BATCH_KEYS (no batch axis)."""
         s = self.spec
         with_text = rng.random() >= s.cfg_dropout  # CFG dropout: start at video_start
-        seq = layout.build_sequence(record.text_ids, record.codes, fps=record.fps,
-                                    duration=record.duration, height=record.height,
-                                    width=record.width, vocab=s.vocab, with_text=with_text,
-                                    strides=s.strides, rope_1d=s.rope_1d)
+        seq = layout.build_sequence(
+            record.text_ids,
+            record.codes,
+            fps=record.fps,
+            duration=record.duration,
+            height=record.height,
+            width=record.width,
+            vocab=s.vocab,
+            with_text=with_text,
+            strides=s.strides,
+            rope_1d=s.rope_1d,
+        )
         rows, cols = record.codes.shape[1:]
         inputs, labels, _ = ardf.ardf_mask(seq, rows, cols, rng, s.mask, s.vocab)
         out = layout.pad_to(seq, s.seq_len, s.vocab)
-        out["tokens"][:len(seq)] = inputs
+        out["tokens"][: len(seq)] = inputs
         out["labels"] = np.full(s.seq_len, -1, np.int32)
-        out["labels"][:len(seq)] = labels
+        out["labels"][: len(seq)] = labels
         return out
 
     def __call__(self, position: int, record_index: int) -> dict:
@@ -129,21 +145,25 @@ def _process_layout(process_index, process_count):
     return int(process_index), int(process_count)
 
 
-def open_config_sources(spec: str, key: str, *, tfds_data_dir: str = "", vocab=None,
-                        weight: float | None = None):
+def open_config_sources(
+    spec: str, key: str, *, tfds_data_dir: str = "", vocab=None, weight: float | None = None
+):
     """sources.open_sources for config key `key`, whose errors name the key and the value
     and say where records come from; no sources, or none with records, is an error too
     (`weight`: the stream's, for the message)."""
     if not sources.parse_specs(spec):
-        raise ValueError(f"config {key} is empty; expected token records, e.g. "
-                         f"array_record:GLOB" + ("" if weight is None else
-                         f" (the stream's weight is {weight}: 0 turns it off)"))
+        raise ValueError(
+            f"config {key} is empty; expected token records, e.g. "
+            f"array_record:GLOB"
+            + ("" if weight is None else f" (the stream's weight is {weight}: 0 turns it off)")
+        )
     try:
         source = sources.open_sources(spec, tfds_data_dir=tfds_data_dir or None, vocab=vocab)
     except FileNotFoundError as e:
         raise FileNotFoundError(
             f"config {key}={spec!r}: {e}; expected token records, e.g. array_record:GLOB "
-            f"of shards written by python -m lumos_jax.data.prepare") from None
+            f"of shards written by python -m lumos_jax.data.prepare"
+        ) from None
     except ValueError as e:
         if type(e) is not ValueError:  # RecordError & co. already name shard and record
             raise
@@ -159,13 +179,16 @@ class Pipeline:
     process_index / process_count default to jax.process_index() / jax.process_count().
     """
 
-    def __init__(self, config: ml_collections.ConfigDict, *, process_index=None,
-                 process_count=None):
+    def __init__(
+        self, config: ml_collections.ConfigDict, *, process_index=None, process_count=None
+    ):
         self.config = config
         self.process_index, self.process_count = _process_layout(process_index, process_count)
         if config.batch_size % self.process_count:
-            raise ValueError(f"config data.batch_size={config.batch_size} is not divisible by "
-                             f"the {self.process_count} JAX processes")
+            raise ValueError(
+                f"config data.batch_size={config.batch_size} is not divisible by "
+                f"the {self.process_count} JAX processes"
+            )
         self.local_batch = config.batch_size // self.process_count
         self.vocab = layout.vocab_from_config(config.vocab)
         self.mask = ardf.MaskSpec(**config.masking.to_dict())
@@ -179,19 +202,31 @@ class Pipeline:
         self.batches = self._batches()
 
     def _open(self, name, st):
-        return open_config_sources(st.sources, f"data.streams.{name}.sources",
-                                   tfds_data_dir=self.config.tfds_data_dir, vocab=self.vocab,
-                                   weight=st.weight)
+        return open_config_sources(
+            st.sources,
+            f"data.streams.{name}.sources",
+            tfds_data_dir=self.config.tfds_data_dir,
+            vocab=self.vocab,
+            weight=st.weight,
+        )
 
     def _spec(self, name: str, stream_id: int, seq_len: int) -> ExampleSpec:
         c = self.config
         return ExampleSpec(
-            stream=name, stream_id=stream_id, seq_len=seq_len, vocab=self.vocab, mask=self.mask,
-            cfg_dropout=float(c.cfg_dropout), strides=tuple(c.position_strides),
-            rope_1d=c.rope_variant == "1d", seed=int(c.seed),
+            stream=name,
+            stream_id=stream_id,
+            seq_len=seq_len,
+            vocab=self.vocab,
+            mask=self.mask,
+            cfg_dropout=float(c.cfg_dropout),
+            strides=tuple(c.position_strides),
+            rope_1d=c.rope_variant == "1d",
+            seed=int(c.seed),
             process_index=self.process_index,
-            process_count=self.process_count, skip_bad=bool(c.skip_bad_records),
-            max_skips=int(c.max_consecutive_skips))
+            process_count=self.process_count,
+            skip_bad=bool(c.skip_bad_records),
+            max_skips=int(c.max_consecutive_skips),
+        )
 
     def _stream_batches(self, stream_id: int, name: str) -> grain.MapDataset:
         c = self.config
@@ -202,10 +237,13 @@ class Pipeline:
         ds = ds.repeat(c.num_epochs or None)  # reshuffled every epoch
         if c.num_epochs and len(ds) % c.batch_size:
             # Whole global batches only, so every process yields the same number of batches.
-            logging.info("stream '%s': the last %d examples do not fill a global batch and "
-                         "are not used", name, len(ds) % c.batch_size)
-            ds = ds[:len(ds) - len(ds) % c.batch_size]
-        ds = ds[self.process_index::self.process_count]
+            logging.info(
+                "stream '%s': the last %d examples do not fill a global batch and are not used",
+                name,
+                len(ds) % c.batch_size,
+            )
+            ds = ds[: len(ds) - len(ds) % c.batch_size]
+        ds = ds[self.process_index :: self.process_count]
         ds = ds.map_with_index(ExampleMaker(source, self._spec(name, stream_id, seq_len)))
         return ds.batch(self.local_batch, drop_remainder=True, batch_fn=collate)
 
@@ -218,13 +256,17 @@ class Pipeline:
     def dataset(self, start: int = 0) -> grain.IterDataset:
         """Batches start.. as a Grain IterDataset (threads + optional worker processes)."""
         c = self.config
-        ds = self.batches[start:].to_iter_dataset(grain.ReadOptions(
-            num_threads=c.read_threads, prefetch_buffer_size=c.prefetch_batches))
+        ds = self.batches[start:].to_iter_dataset(
+            grain.ReadOptions(num_threads=c.read_threads, prefetch_buffer_size=c.prefetch_batches)
+        )
         if c.num_workers > 0:
             if not flags.FLAGS.is_parsed():  # Grain workers read absl flags (tests, scripts)
                 flags.FLAGS.mark_as_parsed()
-            ds = ds.mp_prefetch(grain.MultiprocessingOptions(
-                num_workers=c.num_workers, per_worker_buffer_size=c.worker_buffer_size))
+            ds = ds.mp_prefetch(
+                grain.MultiprocessingOptions(
+                    num_workers=c.num_workers, per_worker_buffer_size=c.worker_buffer_size
+                )
+            )
         return ds
 
     @property
@@ -232,8 +274,16 @@ class Pipeline:
         """What a saved iterator position refers to: seed, batch and the streams."""
         c = self.config
         streams = {n: [len(s), q, w] for n, (s, q, w) in self.streams.items()}
-        return json.dumps(dict(seed=c.seed, batch=c.batch_size, shuffle=c.shuffle,
-                               epochs=c.num_epochs, streams=streams), sort_keys=True)
+        return json.dumps(
+            dict(
+                seed=c.seed,
+                batch=c.batch_size,
+                shuffle=c.shuffle,
+                epochs=c.num_epochs,
+                streams=streams,
+            ),
+            sort_keys=True,
+        )
 
     def __iter__(self) -> "DataIterator":
         return DataIterator(self)
@@ -271,13 +321,19 @@ class DataIterator(grain.DatasetIterator):
         return batch
 
     def get_state(self) -> dict:
-        return {"next_batch": self.next_batch, "skipped": self.skipped,
-                "fingerprint": self.pipeline.fingerprint}
+        return {
+            "next_batch": self.next_batch,
+            "skipped": self.skipped,
+            "fingerprint": self.pipeline.fingerprint,
+        }
 
     def set_state(self, state: dict) -> None:
         if state.get("fingerprint") not in (None, self.pipeline.fingerprint):
-            logging.warning("data iterator state was saved for another data config:\n saved "
-                            "%s\n now   %s", state["fingerprint"], self.pipeline.fingerprint)
+            logging.warning(
+                "data iterator state was saved for another data config:\n saved %s\n now   %s",
+                state["fingerprint"],
+                self.pipeline.fingerprint,
+            )
         self._close_inner()
         self.next_batch, self.skipped = int(state["next_batch"]), int(state.get("skipped", 0))
 

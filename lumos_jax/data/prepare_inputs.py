@@ -3,6 +3,7 @@
 ShapesMotion generator, each loaded to uint8 frames [F, H, W, 3] at its bucket; and the
 project's ShapesMotion text BPE.
 """
+
 from __future__ import annotations
 
 import csv
@@ -61,14 +62,12 @@ def items_from_csv(path: str) -> list[Item]:
     out = []
     with open(path, newline="", encoding="utf-8") as f:
         for i, row in enumerate(csv.reader(f)):
-            if not row or (i == 0 and [c.strip().lower() for c in row[:2]] == ["path",
-                                                                               "caption"]):
+            if not row or (i == 0 and [c.strip().lower() for c in row[:2]] == ["path", "caption"]):
                 continue
             name = row[0].strip()
             caption = ",".join(row[1:]).strip() if len(row) > 1 else ""
             full = name if os.path.isabs(name) else os.path.join(base, name)
-            out.append(Item(name, media.media_kind(name) or "video", caption, name,
-                            path=full))
+            out.append(Item(name, media.media_kind(name) or "video", caption, name, path=full))
     return out
 
 
@@ -79,8 +78,9 @@ def items_from_shapes(split: str, num: int, seed: int, streams) -> list[Item]:
         if stream not in SHAPES_FRAMES:
             raise ValueError(f"--streams: unknown stream {stream!r}; use video and/or image")
         for i in range(num):
-            meta = shapes.sample_meta(seed, split, i, SHAPES_SIZE, SHAPES_SIZE,
-                                      SHAPES_FRAMES[stream], SHAPES_FPS)
+            meta = shapes.sample_meta(
+                seed, split, i, SHAPES_SIZE, SHAPES_SIZE, SHAPES_FRAMES[stream], SHAPES_FPS
+            )
             rid = meta["id"] if stream == "video" else meta["id"] + "-image"
             out.append(Item(rid, stream, meta["caption"], rid, index=i))
     return out
@@ -92,8 +92,10 @@ def list_items(opts) -> list[Item]:
     if opts.source == "shapes":
         items = items_from_shapes(opts.split, opts.num, opts.seed, opts.streams)
         if not items:
-            raise ValueError(f"--num={opts.num} --streams={','.join(opts.streams)}: nothing "
-                             f"to make (expected --num >= 1 and a stream: video, image)")
+            raise ValueError(
+                f"--num={opts.num} --streams={','.join(opts.streams)}: nothing "
+                f"to make (expected --num >= 1 and a stream: video, image)"
+            )
         return items
     path = os.path.expanduser(opts.videos)
     if os.path.isdir(path):
@@ -103,9 +105,11 @@ def list_items(opts) -> list[Item]:
     else:
         raise FileNotFoundError(f"--videos={opts.videos}: no such directory or CSV file")
     if not items:
-        raise ValueError(f"--videos={opts.videos}: no videos or images in it (expected media "
-                         f"files, each with an optional same-stem .txt caption, or a CSV of "
-                         f"path,caption)")
+        raise ValueError(
+            f"--videos={opts.videos}: no videos or images in it (expected media "
+            f"files, each with an optional same-stem .txt caption, or a CSV of "
+            f"path,caption)"
+        )
     return items
 
 
@@ -115,8 +119,10 @@ def _load_file(item: Item, opts) -> tuple[np.ndarray, int]:
     frames = media.decode_video(item.path, fps=opts.fps, max_frames=opts.num_frames)
     n = media.valid_frame_count(len(frames))
     if n < max(1, opts.min_frames):
-        raise media.MediaError(item.name, f"too short: {len(frames)} frames at {opts.fps} "
-                                          f"fps, need >= {opts.min_frames}")
+        raise media.MediaError(
+            item.name,
+            f"too short: {len(frames)} frames at {opts.fps} fps, need >= {opts.min_frames}",
+        )
     return frames[:n], opts.fps
 
 
@@ -126,8 +132,9 @@ def load_frames(item: Item, opts) -> tuple[np.ndarray, int]:
         frames, fps = _load_file(item, opts)
         return media.to_bucket(frames, target=opts.target, size=opts.size), fps
     frames = SHAPES_FRAMES[item.stream]
-    meta = shapes.sample_meta(opts.seed, opts.split, item.index, SHAPES_SIZE, SHAPES_SIZE,
-                              frames, SHAPES_FPS)
+    meta = shapes.sample_meta(
+        opts.seed, opts.split, item.index, SHAPES_SIZE, SHAPES_SIZE, frames, SHAPES_FPS
+    )
     return shapes.render_clip(meta), meta["fps"]
 
 
@@ -138,10 +145,14 @@ def shapes_prompts(num: int = 2000, seed: int = 0) -> list[str]:
     for stream, frames in SHAPES_FRAMES.items():
         fps = SHAPES_FPS if frames > 1 else 1
         for i in range(num):
-            meta = shapes.sample_meta(seed, "train", i, SHAPES_SIZE, SHAPES_SIZE, frames,
-                                      SHAPES_FPS)
-            texts.append(layout.prompt_text(meta["caption"], width=SHAPES_SIZE,
-                                            height=SHAPES_SIZE, frames=frames, fps=fps))
+            meta = shapes.sample_meta(
+                seed, "train", i, SHAPES_SIZE, SHAPES_SIZE, frames, SHAPES_FPS
+            )
+            texts.append(
+                layout.prompt_text(
+                    meta["caption"], width=SHAPES_SIZE, height=SHAPES_SIZE, frames=frames, fps=fps
+                )
+            )
     return texts
 
 

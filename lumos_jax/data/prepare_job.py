@@ -2,6 +2,7 @@
 """A prepare job (what `python -m lumos_jax.data.prepare` runs; see its docstring for the
 inputs and outputs): `run(Options(...))` lists the inputs, loads the tokenizers, tokenises
 shard by shard (resumable) and writes the manifest last."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,6 +62,7 @@ class PrepareError(RuntimeError):
 
 # ------------------------------------------------------------------ per-shard work
 
+
 @dataclasses.dataclass
 class _Context:
     opts: Options
@@ -110,9 +112,16 @@ def _encode_group(group: list, ctx: _Context, out: dict, failures: list) -> None
     if ctx.progress is not None:
         ctx.progress.update(ctx.done)
     for (slot, item, (frames, text_ids, fps, duration)), c in zip(group, codes):
-        rec = records.make_record(item.record_id, item.caption, text_ids, c, fps=fps,
-                                  duration=duration, height=frames.shape[1],
-                                  width=frames.shape[2])
+        rec = records.make_record(
+            item.record_id,
+            item.caption,
+            text_ids,
+            c,
+            fps=fps,
+            duration=duration,
+            height=frames.shape[1],
+            width=frames.shape[2],
+        )
         found = records.problems(rec, ctx.vocab)
         if found:
             _fail(item, media.MediaError(item.name, "; ".join(found)), ctx, failures)
@@ -126,7 +135,7 @@ def tokenize_items(items: list, ctx: _Context) -> tuple[list, list]:
     done, failures, pending = {}, [], {}
     chunk = max(1, ctx.opts.batch_size * 2)
     for start in range(0, len(items), chunk):
-        part = items[start:start + chunk]
+        part = items[start : start + chunk]
         loaded = ctx.pool.map(lambda it: _safe_load(it, ctx), part)
         for slot, (item, (value, error)) in enumerate(zip(part, loaded), start):
             if error is not None:
@@ -164,10 +173,12 @@ def _write_json(path: str, obj) -> None:
     def write(tmp):
         with open(tmp, "w") as f:
             json.dump(obj, f, indent=1, sort_keys=True)
+
     _write_atomic(path, write)
 
 
 # ------------------------------------------------------------------ shards and resume
+
 
 def _stats_path(out: str, shard: str) -> str:
     return os.path.join(out, ".prepare", shard + ".json")
@@ -185,16 +196,22 @@ def _finished(out: str, shard: str, key: str, overwrite: bool) -> dict | None:
             return None
         raise PrepareError(
             f"{path} was written by a run with other inputs or settings (tokenizers, "
-            f"fps, size, --num, --shard_size); use a new --out or pass --overwrite")
+            f"fps, size, --num, --shard_size); use a new --out or pass --overwrite"
+        )
     return stats
 
 
 def _run_shard(out: str, shard: str, key: str, items: list, ctx: _Context) -> dict:
     recs, failures = tokenize_items(items, ctx)
-    stats = dict(key=key, shard=shard, inputs=len(items), records=len(recs),
-                 failures=failures, buckets=_bucket_counts(recs))
-    _write_atomic(os.path.join(out, shard),
-                  lambda tmp: records.write_array_record(tmp, recs))
+    stats = dict(
+        key=key,
+        shard=shard,
+        inputs=len(items),
+        records=len(recs),
+        failures=failures,
+        buckets=_bucket_counts(recs),
+    )
+    _write_atomic(os.path.join(out, shard), lambda tmp: records.write_array_record(tmp, recs))
     _write_json(_stats_path(out, shard), stats)
     return stats
 
@@ -211,12 +228,14 @@ def plan_shards(items: list, split: str, shard_size: int) -> list:
     for stream in STREAMS:
         mine = [it for it in items if it.stream == stream]
         for k, start in enumerate(range(0, len(mine), shard_size)):
-            plan.append((f"{stream}-{split}-{k:05d}.array_record",
-                         mine[start:start + shard_size]))
+            plan.append(
+                (f"{stream}-{split}-{k:05d}.array_record", mine[start : start + shard_size])
+            )
     return plan
 
 
 # ------------------------------------------------------------------ set-up and summary
+
 
 def _vocab(opts: Options) -> layout.Vocab:
     if opts.vocab == "release":
@@ -230,16 +249,18 @@ def text_tokenizer(opts: Options, vocab: layout.Vocab) -> tuple[text_lib.TextTok
     """The run's text tokenizer and its file in --out (copied there, or for the built-in
     data without --text_tokenizer: the project's ShapesMotion BPE, trained once)."""
     if opts.text_tokenizer:
-        name = ("tokenizer.json" if opts.text_tokenizer.endswith(".json")
-                else "tokenizer.model")
+        name = "tokenizer.json" if opts.text_tokenizer.endswith(".json") else "tokenizer.model"
         dest = os.path.join(opts.out, name)
         if os.path.abspath(os.path.expanduser(opts.text_tokenizer)) != os.path.abspath(dest):
-            _write_atomic(dest, lambda tmp: shutil.copyfile(
-                os.path.expanduser(opts.text_tokenizer), tmp))
+            _write_atomic(
+                dest, lambda tmp: shutil.copyfile(os.path.expanduser(opts.text_tokenizer), tmp)
+            )
         return text_lib.load(dest, vocab), name
     if vocab.first_text_id == 0:
-        raise ValueError("the built-in ShapesMotion BPE needs the compact vocabulary; pass "
-                         "--text_tokenizer for --vocab=release")
+        raise ValueError(
+            "the built-in ShapesMotion BPE needs the compact vocabulary; pass "
+            "--text_tokenizer for --vocab=release"
+        )
     dest = os.path.join(opts.out, "tokenizer.json")
     if not os.path.exists(dest):
         tok = inputs.train_shapes_bpe(vocab.text_size - vocab.first_text_id, seed=opts.seed)
@@ -250,8 +271,7 @@ def text_tokenizer(opts: Options, vocab: layout.Vocab) -> tuple[text_lib.TextTok
 def _manifest(opts, vocab, plan_stats, text, text_file, visual_info) -> dict:
     streams, buckets, failures = {}, {}, []
     for stats in plan_stats:
-        s = streams.setdefault(stats["shard"].split("-")[0],
-                               dict(records=0, inputs=0, shards=[]))
+        s = streams.setdefault(stats["shard"].split("-")[0], dict(records=0, inputs=0, shards=[]))
         s["records"] += stats["records"]
         s["inputs"] += stats["inputs"]
         s["shards"].append(dict(file=stats["shard"], records=stats["records"]))
@@ -259,26 +279,45 @@ def _manifest(opts, vocab, plan_stats, text, text_file, visual_info) -> dict:
         for k, v in stats["buckets"].items():
             buckets[k] = buckets.get(k, 0) + v
     return dict(
-        format="lumos_jax.prepare/1", split=opts.split,
+        format="lumos_jax.prepare/1",
+        split=opts.split,
         source="shapes" if opts.source == "shapes" else os.path.abspath(opts.videos),
-        counts=dict(inputs=sum(s["inputs"] for s in streams.values()),
-                    records=sum(s["records"] for s in streams.values()),
-                    failed=len(failures)),
-        streams=streams, buckets=buckets, failures=failures,
+        counts=dict(
+            inputs=sum(s["inputs"] for s in streams.values()),
+            records=sum(s["records"] for s in streams.values()),
+            failed=len(failures),
+        ),
+        streams=streams,
+        buckets=buckets,
+        failures=failures,
         visual_tokenizer=visual_info,
-        text_tokenizer=dict(file=text_file, kind=text.kind, size=text.size,
-                            sha256=text.fingerprint()),
+        text_tokenizer=dict(
+            file=text_file, kind=text.kind, size=text.size, sha256=text.fingerprint()
+        ),
         vocab=dataclasses.asdict(vocab),
-        settings=_settings(opts))
+        settings=_settings(opts),
+    )
 
 
 def _settings(opts: Options) -> dict:
     common = dict(batch_size=opts.batch_size, shard_size=opts.shard_size)
     if opts.source == "shapes":
-        return dict(common, seed=opts.seed, num=opts.num, fps=inputs.SHAPES_FPS,
-                    size=inputs.SHAPES_SIZE, frames=inputs.SHAPES_FRAMES)
-    return dict(common, fps=opts.fps, num_frames=opts.num_frames,
-                min_frames=opts.min_frames, target=opts.target, size=opts.size)
+        return dict(
+            common,
+            seed=opts.seed,
+            num=opts.num,
+            fps=inputs.SHAPES_FPS,
+            size=inputs.SHAPES_SIZE,
+            frames=inputs.SHAPES_FRAMES,
+        )
+    return dict(
+        common,
+        fps=opts.fps,
+        num_frames=opts.num_frames,
+        min_frames=opts.min_frames,
+        target=opts.target,
+        size=opts.size,
+    )
 
 
 def run(opts: Options) -> dict:
@@ -287,38 +326,49 @@ def run(opts: Options) -> dict:
     vocab = _vocab(opts)
     items = inputs.list_items(opts)
     if opts.source != "shapes" and not opts.text_tokenizer:
-        raise ValueError("--text_tokenizer is required for --videos (a tokenizer.json or "
-                         "sentencepiece .model)")
+        raise ValueError(
+            "--text_tokenizer is required for --videos (a tokenizer.json or sentencepiece .model)"
+        )
     if opts.text_tokenizer and not os.path.isfile(os.path.expanduser(opts.text_tokenizer)):
         raise FileNotFoundError(f"--text_tokenizer={opts.text_tokenizer}: no such file")
-    model, visual_info = visual.load_visual_tokenizer(opts.tokenizer_ckpt,
-                                                      opts.tokenizer_config)
+    model, visual_info = visual.load_visual_tokenizer(opts.tokenizer_ckpt, opts.tokenizer_config)
     if model.cfg.codebook_size > vocab.visual_size:
-        raise ValueError(f"visual tokenizer has {model.cfg.codebook_size} codes but the "
-                         f"vocabulary only {vocab.visual_size} (--visual_size)")
+        raise ValueError(
+            f"visual tokenizer has {model.cfg.codebook_size} codes but the "
+            f"vocabulary only {vocab.visual_size} (--visual_size)"
+        )
     os.makedirs(os.path.join(opts.out, ".prepare"), exist_ok=True)
     manifest_path = os.path.join(opts.out, f"manifest-{opts.split}.json")
     if os.path.exists(manifest_path):
         os.remove(manifest_path)  # present only after a complete run
     text, text_file = text_tokenizer(opts, vocab)
-    ident = dict(settings=[opts.fps, opts.num_frames, opts.min_frames, opts.target,
-                           opts.size, opts.seed], visual=visual_info["id"],
-                 text=text.fingerprint(), vocab=dataclasses.asdict(vocab))
+    ident = dict(
+        settings=[opts.fps, opts.num_frames, opts.min_frames, opts.target, opts.size, opts.seed],
+        visual=visual_info["id"],
+        text=text.fingerprint(),
+        vocab=dataclasses.asdict(vocab),
+    )
     plan = plan_shards(items, opts.split, opts.shard_size)
     encoder = visual.VisualEncoder(model, opts.batch_size, fast_compile=opts.fast_compile)
     all_stats = []
     with futures.ThreadPoolExecutor(max(1, opts.decode_threads)) as pool:
-        ctx = _Context(opts, vocab, text, encoder, pool,
-                       Progress(f"prepare {opts.split}", len(items), unit="record",
-                                log=log.info))
+        ctx = _Context(
+            opts,
+            vocab,
+            text,
+            encoder,
+            pool,
+            Progress(f"prepare {opts.split}", len(items), unit="record", log=log.info),
+        )
         for shard, items in plan:
             key = _shard_key(items, ident)
             stats = _finished(opts.out, shard, key, opts.overwrite)
             ctx.done += len(items) if stats is not None else 0
             if stats is None:
                 stats = _run_shard(opts.out, shard, key, items, ctx)
-                log.info("%s: %d records, %d failed", shard, stats["records"],
-                         len(stats["failures"]))
+                log.info(
+                    "%s: %d records, %d failed", shard, stats["records"], len(stats["failures"])
+                )
             else:
                 log.info("%s: already complete, skipped", shard)
             all_stats.append(stats)

@@ -8,6 +8,7 @@ Record i of a split is example i (no shuffling), written as array_record (random
 what Grain reads); nothing is downloaded. Reading needs only `tfds.data_source`
 (`sources.TfdsSource`), not this module.
 """
+
 import dataclasses
 from typing import Sequence
 
@@ -43,13 +44,23 @@ class LumosTokenRecords(tfds.core.GeneratorBasedBuilder):
     def _info(self):
         f = tfds.features
         scalar = lambda doc: f.Scalar(np.int32, doc=doc)  # noqa: E731
-        features = f.FeaturesDict({
-            "text_ids": f.Tensor(shape=(None,), dtype=np.int32, doc="unified-vocab prompt"),
-            "codes": f.Tensor(shape=(None, None, None), dtype=np.int32,
-                              encoding=f.Encoding.ZLIB, doc="visual codes [T', H', W']"),
-            "fps": scalar("fps size token value"), "duration": scalar("seconds"),
-            "height": scalar("pixels"), "width": scalar("pixels"),
-            "caption": f.Text(), "id": f.Text(doc="stable record id")})
+        features = f.FeaturesDict(
+            {
+                "text_ids": f.Tensor(shape=(None,), dtype=np.int32, doc="unified-vocab prompt"),
+                "codes": f.Tensor(
+                    shape=(None, None, None),
+                    dtype=np.int32,
+                    encoding=f.Encoding.ZLIB,
+                    doc="visual codes [T', H', W']",
+                ),
+                "fps": scalar("fps size token value"),
+                "duration": scalar("seconds"),
+                "height": scalar("pixels"),
+                "width": scalar("pixels"),
+                "caption": f.Text(),
+                "id": f.Text(doc="stable record id"),
+            }
+        )
         # No shuffling: example i of a split is record i of its shards, as in the files.
         return tfds.core.DatasetInfo(builder=self, features=features, disable_shuffling=True)
 
@@ -61,9 +72,19 @@ class LumosTokenRecords(tfds.core.GeneratorBasedBuilder):
         source = sources.ArrayRecordSource(paths)
         for i in range(len(source)):
             r = source.read(i)  # corrupt input fails the build, naming shard and index
-            yield i, {"text_ids": r.text_ids, "codes": r.codes, "fps": r.fps,
-                      "duration": r.duration, "height": r.height, "width": r.width,
-                      "caption": r.caption, "id": r.record_id}
+            yield (
+                i,
+                {
+                    "text_ids": r.text_ids,
+                    "codes": r.codes,
+                    "fps": r.fps,
+                    "duration": r.duration,
+                    "height": r.height,
+                    "width": r.width,
+                    "caption": r.caption,
+                    "id": r.record_id,
+                },
+            )
 
 
 def build(name: str, splits: dict[str, Sequence[str]], data_dir: str) -> LumosTokenRecords:
@@ -73,8 +94,11 @@ def build(name: str, splits: dict[str, Sequence[str]], data_dir: str) -> LumosTo
     Read it back with `sources.TfdsSource("lumos_token_records/NAME", split, data_dir)` or
     the spec `tfds:lumos_token_records/NAME:SPLIT`. Returns the prepared builder.
     """
-    config = TokenRecordsConfig(name=name, description=f"lumos token records {name}",
-                                splits={k: [str(p) for p in v] for k, v in splits.items()})
+    config = TokenRecordsConfig(
+        name=name,
+        description=f"lumos token records {name}",
+        splits={k: [str(p) for p in v] for k, v in splits.items()},
+    )
     builder = LumosTokenRecords(data_dir=data_dir, config=config)
     builder.download_and_prepare()
     return builder

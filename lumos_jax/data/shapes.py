@@ -15,6 +15,7 @@ Geometry conventions (shared with `lumos_jax.evaluation.detector`):
   * boxes are (x0, y0, x1, y1) with exclusive ends, so the centre is the mean;
   * y grows downwards: "up" and "above" mean smaller y.
 """
+
 import functools
 import json
 import math
@@ -136,7 +137,10 @@ def sample_spec(rng, split, num_frames=17):
     texture = str(rng.choice(TEXTURES, p=(0.5, 0.25, 0.25)))
     background = {"color": str(rng.choice(list(BACKGROUNDS))), "texture": texture}
     return {
-        "kind": kind, "objects": objects, "relation": relation, "motion": motion,
+        "kind": kind,
+        "objects": objects,
+        "relation": relation,
+        "motion": motion,
         "background": background,
         "mention_size": bool(kind == "single" and rng.random() < 0.5),
         "mention_background": bool(rng.random() < 0.5),
@@ -184,7 +188,8 @@ def build_meta(rng, spec, height=64, width=64, num_frames=17, fps=8):
     objects = [dict(o, radius=radius_for(o["size"], height, width)) for o in spec["objects"]]
     radii = [o["radius"] for o in objects]
     start, motion, speed = shapes_layout.place_scene(
-        rng, spec, radii, width, height, num_frames, scale, lattice_for(height, width))
+        rng, spec, radii, width, height, num_frames, scale, lattice_for(height, width)
+    )
     centers = shapes_layout.trajectory(start, radii, motion, speed, width, height, num_frames)
     r = np.asarray(radii)[None, :, None]
     boxes = np.concatenate([centers - r, centers + r], axis=-1)
@@ -192,10 +197,20 @@ def build_meta(rng, spec, height=64, width=64, num_frames=17, fps=8):
     if num_frames > 1 and background["texture"] != "plain":
         axis, sign = shapes_layout.axis_sign(str(rng.choice(MOTIONS[1:])))
         background["pan"][axis] = sign * PAN_SPEED * max(1.0, scale)
-    meta = dict(spec, objects=objects, motion=motion, speed=speed, background=background,
-                count=len(objects), height=height, width=width, num_frames=num_frames,
-                fps=fps if num_frames > 1 else 1,
-                centers=centers.tolist(), boxes=boxes.tolist())
+    meta = dict(
+        spec,
+        objects=objects,
+        motion=motion,
+        speed=speed,
+        background=background,
+        count=len(objects),
+        height=height,
+        width=width,
+        num_frames=num_frames,
+        fps=fps if num_frames > 1 else 1,
+        centers=centers.tolist(),
+        boxes=boxes.tolist(),
+    )
     meta["caption"] = caption(meta)
     return meta
 
@@ -216,7 +231,7 @@ def shape_mask(shape, radius):
     """bool [2r, 2r]: pixels whose centres lie inside the shape; every shape
     touches all four sides of its box (the triangle points up)."""
     r = radius
-    y, x = np.mgrid[0:2 * r, 0:2 * r] + 0.5
+    y, x = np.mgrid[0 : 2 * r, 0 : 2 * r] + 0.5
     if shape == "square":
         mask = np.ones((2 * r, 2 * r), bool)
     elif shape == "circle":
@@ -261,7 +276,7 @@ def render_clip(meta):
         color = np.asarray(PALETTE[obj["color"]], np.uint8)
         for t in range(meta["num_frames"]):
             cx, cy = centers[t, i]
-            frames[t, cy - r:cy + r, cx - r:cx + r][mask] = color
+            frames[t, cy - r : cy + r, cx - r : cx + r][mask] = color
     return frames
 
 

@@ -5,6 +5,7 @@ Object centres on the pixel grid with boxes `gap` apart, spatial relations that 
 unambiguously, box corners on a lattice, and trajectories that bounce off the border.
 Conventions as in `lumos_jax.data.shapes` (x right, y down, boxes with exclusive ends).
 """
+
 import math
 
 import numpy as np
@@ -23,8 +24,16 @@ def _on_lattice(rng, lo, hi, step):
 
 def axis_sign(direction):
     """(axis, sign) of a motion or relation word; axis 0 is x, 1 is y."""
-    return {"left": (0, -1), "left of": (0, -1), "right": (0, 1), "right of": (0, 1),
-            "up": (1, -1), "above": (1, -1), "down": (1, 1), "below": (1, 1)}[direction]
+    return {
+        "left": (0, -1),
+        "left of": (0, -1),
+        "right": (0, 1),
+        "right of": (0, 1),
+        "up": (1, -1),
+        "above": (1, -1),
+        "down": (1, 1),
+        "below": (1, 1),
+    }[direction]
 
 
 def _separated(c, r, centers, radii, gap):
@@ -50,15 +59,15 @@ def _place(rng, radii, relation, width, height, gap, tries=300, lattice=1):
         placed = {}
         for i in order:
             if relation and i == 0:
-                c = _relative_center(rng, relation, placed[1], radii, gap, width, height,
-                                     lattice)
+                c = _relative_center(rng, relation, placed[1], radii, gap, width, height, lattice)
             else:
                 r = radii[i]
                 x0 = _on_lattice(rng, _MARGIN, width - 2 * r - _MARGIN, lattice)
                 y0 = _on_lattice(rng, _MARGIN, height - 2 * r - _MARGIN, lattice)
                 c = None if x0 is None or y0 is None else (x0 + r, y0 + r)
-            if c is None or not _separated(c, radii[i], list(placed.values()),
-                                           [radii[j] for j in placed], gap):
+            if c is None or not _separated(
+                c, radii[i], list(placed.values()), [radii[j] for j in placed], gap
+            ):
                 break
             placed[i] = c
         else:
@@ -133,8 +142,7 @@ def place_scene(rng, spec, radii, width, height, num_frames, scale, lattice):
         axis, sign = axis_sign(motion) if speed else (0, 1)
         size = [width, height]
         size[axis] -= need
-        start = _place(rng, radii, spec.get("relation"), size[0], size[1], gap,
-                       lattice=lattice)
+        start = _place(rng, radii, spec.get("relation"), size[0], size[1], gap, lattice=lattice)
         if start is not None:
             if sign < 0:
                 start[:, axis] += need  # room lies on the side it moves towards

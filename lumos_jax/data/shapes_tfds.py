@@ -9,6 +9,7 @@ Splits are written as array_record (random access, what Grain reads). Record i
 of a split is example i of `lumos_jax.data.shapes` (shuffling is disabled), so
 a record id, the generator and the files always agree.
 """
+
 import dataclasses
 
 import numpy as np
@@ -32,14 +33,18 @@ class ShapesMotionConfig(tfds.core.BuilderConfig):
     num_holdout: int = 512
 
     def split_sizes(self):
-        return {"train": self.num_train, "validation": self.num_validation,
-                "holdout": self.num_holdout}
+        return {
+            "train": self.num_train,
+            "validation": self.num_validation,
+            "holdout": self.num_holdout,
+        }
 
 
 def make_config(name, **overrides):
     """A ShapesMotionConfig with custom sizes; the name must be new to the data_dir."""
-    return ShapesMotionConfig(name=name, description=f"custom ShapesMotion: {overrides}",
-                              **overrides)
+    return ShapesMotionConfig(
+        name=name, description=f"custom ShapesMotion: {overrides}", **overrides
+    )
 
 
 class ShapesMotion(tfds.core.GeneratorBasedBuilder):
@@ -49,10 +54,16 @@ class ShapesMotion(tfds.core.GeneratorBasedBuilder):
     RELEASE_NOTES = {"1.0.0": "First release."}
     BUILDER_CONFIGS = [
         ShapesMotionConfig(name="clips64", description="17-frame 64x64 clips at 8 fps"),
-        ShapesMotionConfig(name="images64", description="1-frame 64x64 images", num_frames=1,
-                           num_train=50_000),
-        ShapesMotionConfig(name="tiny", description="small clips64 for tests and CI",
-                           num_train=64, num_validation=16, num_holdout=16),
+        ShapesMotionConfig(
+            name="images64", description="1-frame 64x64 images", num_frames=1, num_train=50_000
+        ),
+        ShapesMotionConfig(
+            name="tiny",
+            description="small clips64 for tests and CI",
+            num_train=64,
+            num_validation=16,
+            num_holdout=16,
+        ),
     ]
     DEFAULT_CONFIG_NAME = "clips64"
 
@@ -70,32 +81,43 @@ class ShapesMotion(tfds.core.GeneratorBasedBuilder):
     def _info(self):
         c = self.builder_config
         video = tfds.features.Tensor(
-            shape=(c.num_frames, c.height, c.width, 3), dtype=np.uint8,
+            shape=(c.num_frames, c.height, c.width, 3),
+            dtype=np.uint8,
             encoding=tfds.features.Encoding.ZLIB,  # flat colours compress ~20x
-            doc="uint8 frames [F, H, W, 3]")
+            doc="uint8 frames [F, H, W, 3]",
+        )
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "video": video,
-                "caption": tfds.features.Text(),
-                "fps": tfds.features.Scalar(np.int32),
-                "num_frames": tfds.features.Scalar(np.int32),
-                "metadata": tfds.features.Text(doc="JSON scene metadata (shapes.sample_meta)"),
-                "id": tfds.features.Text(doc="stable record id"),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "video": video,
+                    "caption": tfds.features.Text(),
+                    "fps": tfds.features.Scalar(np.int32),
+                    "num_frames": tfds.features.Scalar(np.int32),
+                    "metadata": tfds.features.Text(doc="JSON scene metadata (shapes.sample_meta)"),
+                    "id": tfds.features.Text(doc="stable record id"),
+                }
+            ),
             disable_shuffling=True,
             homepage="https://github.com/lumos_jax/lumos_jax",
         )
 
     def _split_generators(self, dl_manager):
         del dl_manager  # procedural: nothing to download
-        return {name: self._generate_examples(name, n)
-                for name, n in self.builder_config.split_sizes().items() if n > 0}
+        return {
+            name: self._generate_examples(name, n)
+            for name, n in self.builder_config.split_sizes().items()
+            if n > 0
+        }
 
     def _generate_examples(self, split, num_examples):
         c = self.builder_config
         for index in range(num_examples):
-            yield index, shapes.generate_example(c.seed, split, index, c.height, c.width,
-                                                 c.num_frames, c.fps)
+            yield (
+                index,
+                shapes.generate_example(
+                    c.seed, split, index, c.height, c.width, c.num_frames, c.fps
+                ),
+            )
 
 
 def build(data_dir, config="tiny"):

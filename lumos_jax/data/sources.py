@@ -12,6 +12,7 @@ Sources are picklable (Grain ships them to its worker processes) and open files 
                         config (`lumos_token_records/mine`). Build one with `records_tfds.build`.
   lumos_pkl:GLOB        the release's per-sample pre-tokenised pickles (`lumos_pkl`)
 """
+
 from __future__ import annotations
 
 import bisect
@@ -39,7 +40,8 @@ def _expand(pattern: str) -> list[str]:
 _RIEGELI_SIGNATURE = bytes.fromhex(
     "83af70d10d884a3f00000000000000004000000000000000"
     "91bac23c9287e1a90000000000000000e19f13c0e9b1c372"
-    "73000000000000000000000000000000")
+    "73000000000000000000000000000000"
+)
 _BLOCK = 64 * 1024  # Riegeli's block size
 
 
@@ -57,21 +59,26 @@ def open_problem(path: str, error: BaseException) -> str:
     except OSError as e:
         return f"{type(e).__name__}: {e.strerror}"
     if head != _RIEGELI_SIGNATURE:
-        return ("it does not start with the ArrayRecord (Riegeli) file signature: not an "
-                "ArrayRecord file, or its first block is damaged")
+        return (
+            "it does not start with the ArrayRecord (Riegeli) file signature: not an "
+            "ArrayRecord file, or its first block is damaged"
+        )
     n = size // _BLOCK
     blocks = f", exactly {n} block{'s' * (n != 1)} of 64 KiB" if size % _BLOCK == 0 else ""
-    return (f"its record index (written at the end of the file when the writer closes) is "
-            f"missing or damaged: the file ends after {size} bytes{blocks}, as a write or "
-            f"copy cut short leaves it")
+    return (
+        f"its record index (written at the end of the file when the writer closes) is "
+        f"missing or damaged: the file ends after {size} bytes{blocks}, as a write or "
+        f"copy cut short leaves it"
+    )
 
 
 def _open_shard(path: str):
     try:
         return grain.sources.ArrayRecordDataSource(path)
     except Exception as e:  # truncated or foreign file: the reader fails while indexing it
-        raise ValueError(f"{path}: cannot open as an ArrayRecord shard "
-                         f"({open_problem(path, e)})") from e
+        raise ValueError(
+            f"{path}: cannot open as an ArrayRecord shard ({open_problem(path, e)})"
+        ) from e
 
 
 class ArrayRecordSource:
@@ -106,8 +113,15 @@ class ArrayRecordSource:
 def _tfds_to_record(ex: dict) -> records.TokenRecord:
     text = lambda v: v.decode("utf-8") if isinstance(v, bytes) else str(v)  # noqa: E731
     return records.make_record(
-        text(ex["id"]), text(ex["caption"]), ex["text_ids"], ex["codes"], fps=ex["fps"],
-        duration=ex["duration"], height=ex["height"], width=ex["width"])
+        text(ex["id"]),
+        text(ex["caption"]),
+        ex["text_ids"],
+        ex["codes"],
+        fps=ex["fps"],
+        duration=ex["duration"],
+        height=ex["height"],
+        width=ex["width"],
+    )
 
 
 class TfdsSource:
@@ -121,8 +135,9 @@ class TfdsSource:
 
     def _open(self):
         if self._ds is None:
-            self._ds = tfds.data_source(self.tfds_name, split=self.split,
-                                        data_dir=self.data_dir, download=False)
+            self._ds = tfds.data_source(
+                self.tfds_name, split=self.split, data_dir=self.data_dir, download=False
+            )
         return self._ds
 
     def __getstate__(self):  # workers reopen the dataset themselves
@@ -139,8 +154,9 @@ class TfdsSource:
             ex = self._open()[index]
             return _tfds_to_record(ex)
         except Exception as e:  # undecodable example or missing feature
-            raise records.RecordError(self.name, index, f"unreadable ({type(e).__name__}: {e})"
-                                      ) from e
+            raise records.RecordError(
+                self.name, index, f"unreadable ({type(e).__name__}: {e})"
+            ) from e
 
 
 class ConcatSource:
@@ -191,5 +207,6 @@ def parse_specs(specs) -> list[str]:
 
 def open_sources(specs, *, tfds_data_dir: str | None = None, vocab=None) -> ConcatSource:
     """Source specs -> one ConcatSource."""
-    return ConcatSource([open_source(s, tfds_data_dir=tfds_data_dir, vocab=vocab)
-                         for s in parse_specs(specs)])
+    return ConcatSource(
+        [open_source(s, tfds_data_dir=tfds_data_dir, vocab=vocab) for s in parse_specs(specs)]
+    )

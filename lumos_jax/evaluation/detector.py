@@ -10,6 +10,7 @@ square / circle / triangle drawn in its own box. Ground-truth renders are
 recovered exactly (boxes included); Gaussian noise (sigma 8) and mild blur
 leave the results unchanged, stronger perturbations degrade them gradually.
 """
+
 import functools
 from typing import NamedTuple
 
@@ -48,7 +49,7 @@ def background_color(image, max_color_dist=MAX_COLOR_DIST):
     # Every other row and column: the median needs no more, and this runs per frame.
     pixels = np.asarray(image[::2, ::2], np.float32).reshape(-1, 3)
     d2 = (pixels * pixels).sum(-1, keepdims=True) - 2 * pixels @ _PALETTE.T + _PALETTE_SQ
-    far = pixels[d2.min(-1) > max_color_dist ** 2]
+    far = pixels[d2.min(-1) > max_color_dist**2]
     return np.median(far, axis=0) if len(far) else np.full(3, 128.0, np.float32)
 
 
@@ -67,8 +68,8 @@ def palette_labels(image, max_color_dist=MAX_COLOR_DIST):
     d = _PALETTE - b  # [K, 3]
     dd = np.maximum((d * d).sum(-1), 1.0)  # [K]
     alpha = (x @ d.T) / dd  # [H, W, K]
-    resid2 = (x * x).sum(-1, keepdims=True) - alpha ** 2 * dd
-    ok = (alpha >= 0.5) & (alpha <= 1.5) & (resid2 <= max_color_dist ** 2)
+    resid2 = (x * x).sum(-1, keepdims=True) - alpha**2 * dd
+    ok = (alpha >= 0.5) & (alpha <= 1.5) & (resid2 <= max_color_dist**2)
     resid2 = np.where(ok, resid2, np.inf)
     labels = np.argmin(resid2, axis=-1)
     return np.where(np.isfinite(resid2.min(-1)), labels, -1)
@@ -99,7 +100,7 @@ def classify_shape(mask):
 
 
 def size_name(side, height, width):
-    """"small" or "large" from a box side, split halfway between the two sizes."""
+    """ "small" or "large" from a box side, split halfway between the two sizes."""
     split = shapes.radius_for("small", height, width) + shapes.radius_for("large", height, width)
     return "small" if side < split else "large"
 
@@ -124,8 +125,13 @@ def _components(labels, min_area, min_fill):
     return out
 
 
-def detect(image, max_color_dist=MAX_COLOR_DIST, min_area_fraction=MIN_AREA_FRACTION,
-           min_fill=MIN_FILL, labels=None):
+def detect(
+    image,
+    max_color_dist=MAX_COLOR_DIST,
+    min_area_fraction=MIN_AREA_FRACTION,
+    min_fill=MIN_FILL,
+    labels=None,
+):
     """Objects in one RGB frame, largest first.
 
     image: uint8 [H, W, 3]; labels: optional precomputed palette_labels(image).
@@ -137,28 +143,39 @@ def detect(image, max_color_dist=MAX_COLOR_DIST, min_area_fraction=MIN_AREA_FRAC
     min_area = max(4, int(min_area_fraction * h * w))
     taken = np.zeros((h, w), bool)
     found = []
-    for area, k, (y0, y1, x0, x1), crop in sorted(_components(labels, min_area, min_fill),
-                                                  key=lambda c: -c[0]):
+    for area, k, (y0, y1, x0, x1), crop in sorted(
+        _components(labels, min_area, min_fill), key=lambda c: -c[0]
+    ):
         # A blob touching a larger one of another colour is its blend rim
         # (e.g. red blurred into white reads pink); real objects keep gaps.
-        if taken[max(0, y0 - 1):y1 + 1, max(0, x0 - 1):x1 + 1].any():
+        if taken[max(0, y0 - 1) : y1 + 1, max(0, x0 - 1) : x1 + 1].any():
             continue
         taken[y0:y1, x0:x1] |= crop
-        found.append(Detection(
-            color=_COLOR_NAMES[k], shape=classify_shape(crop),
-            box=(int(x0), int(y0), int(x1), int(y1)),
-            center=((x0 + x1) / 2.0, (y0 + y1) / 2.0), area=area,
-            size=size_name(max(x1 - x0, y1 - y0), h, w)))
+        found.append(
+            Detection(
+                color=_COLOR_NAMES[k],
+                shape=classify_shape(crop),
+                box=(int(x0), int(y0), int(x1), int(y1)),
+                center=((x0 + x1) / 2.0, (y0 + y1) / 2.0),
+                area=area,
+                size=size_name(max(x1 - x0, y1 - y0), h, w),
+            )
+        )
     return found
 
 
 def expected_objects(meta, frame=0):
     """Ground-truth (color, shape, box, size) tuples of one frame of a scene's metadata."""
-    return [(o["color"], o["shape"], tuple(meta["boxes"][frame][i]), o["size"])
-            for i, o in enumerate(meta["objects"])]
+    return [
+        (o["color"], o["shape"], tuple(meta["boxes"][frame][i]), o["size"])
+        for i, o in enumerate(meta["objects"])
+    ]
 
 
 def find(detections, shape=None, color=None):
     """Detections matching an optional shape and colour, largest first."""
-    return [d for d in detections
-            if (shape is None or d.shape == shape) and (color is None or d.color == color)]
+    return [
+        d
+        for d in detections
+        if (shape is None or d.shape == shape) and (color is None or d.color == color)
+    ]

@@ -13,6 +13,7 @@ A prompt is a dict: tag, prompt (caption), include / exclude requirements in
 GenEval's format, and spec (a ShapesMotion scene spec, so the prompt can be
 rendered as a reference image).
 """
+
 import numpy as np
 
 from lumos_jax.data import shapes
@@ -70,8 +71,15 @@ def _obj(pair, size):
 
 def _spec(rng, kind, objects, relation=None):
     background = {"color": str(rng.choice(list(shapes.BACKGROUNDS))), "texture": "plain"}
-    return {"kind": kind, "objects": objects, "relation": relation, "motion": "static",
-            "background": background, "mention_size": False, "mention_background": False}
+    return {
+        "kind": kind,
+        "objects": objects,
+        "relation": relation,
+        "motion": "static",
+        "background": background,
+        "mention_size": False,
+        "mention_background": False,
+    }
 
 
 def _prompt(rng, tag, first, second_pool):
@@ -94,8 +102,10 @@ def _prompt(rng, tag, first, second_pool):
         relation = str(rng.choice(shapes.RELATIONS))
         spec = _spec(rng, "relation", [_obj(first, size), _obj(second, size)], relation)
         # GenEval lists the anchor first and points the related object at group 0.
-        include = [{"class": second[1], "count": 1},
-                   {"class": shape, "count": 1, "position": [relation, 0]}]
+        include = [
+            {"class": second[1], "count": 1},
+            {"class": shape, "count": 1, "position": [relation, 0]},
+        ]
         return spec, include, []
     spec = _spec(rng, "pair", [_obj(first, size), _obj(second, size)])
     include = [{"class": shape, "count": 1}, {"class": second[1], "count": 1}]
@@ -123,8 +133,15 @@ def make_prompts(split="validation", per_task=24, seed=0):
             text = shapes.caption(spec)
             if text not in seen:
                 seen.add(text)
-                prompts.append({"tag": tag, "prompt": text, "include": include,
-                                "exclude": exclude, "spec": spec})
+                prompts.append(
+                    {
+                        "tag": tag,
+                        "prompt": text,
+                        "include": include,
+                        "exclude": exclude,
+                        "spec": spec,
+                    }
+                )
     return prompts
 
 

@@ -12,6 +12,7 @@ motion_smoothness, dynamic_degree. Semantic: object_class, multiple_objects,
 color, spatial_relationship, motion_direction. Image-to-video: i2v_subject,
 i2v_background (consistency of every frame with the given first frame).
 """
+
 import collections
 
 import numpy as np
@@ -20,10 +21,14 @@ from scipy import ndimage
 from lumos_jax.data import shapes
 from lumos_jax.evaluation import detector, geneval
 
-QUALITY = ("subject_consistency", "background_consistency", "temporal_flickering",
-           "motion_smoothness", "dynamic_degree")
-SEMANTIC = ("object_class", "multiple_objects", "color", "spatial_relationship",
-            "motion_direction")
+QUALITY = (
+    "subject_consistency",
+    "background_consistency",
+    "temporal_flickering",
+    "motion_smoothness",
+    "dynamic_degree",
+)
+SEMANTIC = ("object_class", "multiple_objects", "color", "spatial_relationship", "motion_direction")
 I2V = ("i2v_subject", "i2v_background")
 DIMENSIONS = QUALITY + SEMANTIC + I2V
 _QUANTILES = np.linspace(0.02, 0.98, 25)  # describe a background's colour distribution
@@ -103,8 +108,9 @@ def background_consistency(video, background):
     """Background colour distribution stable across frames (a panning texture
     keeps it). video: uint8 [F, H, W, 3]; background: bool [F, H, W]."""
     profiles = [_profile(f, m) for f, m in zip(video, background)]
-    return _first_and_previous(lambda i, j: _profile_similarity(profiles[i], profiles[j]),
-                               len(profiles))
+    return _first_and_previous(
+        lambda i, j: _profile_similarity(profiles[i], profiles[j]), len(profiles)
+    )
 
 
 def _static_mae(a, b, mask_a, mask_b, max_shift=_MAX_PAN):
@@ -128,8 +134,10 @@ def temporal_flickering(video, background):
     """1 - mean abs difference / 255 of consecutive frames over static pixels
     (VBench's mapping), after compensating background pan."""
     frames = np.asarray(video, np.int16)
-    maes = [_static_mae(frames[t], frames[t + 1], background[t], background[t + 1])
-            for t in range(len(frames) - 1)]
+    maes = [
+        _static_mae(frames[t], frames[t + 1], background[t], background[t + 1])
+        for t in range(len(frames) - 1)
+    ]
     maes = [m for m in maes if m is not None]
     return 1.0 - float(np.mean(maes)) / 255.0 if maes else None
 
@@ -171,14 +179,15 @@ def track(dets, obj):
         found = _candidates(frame_dets, obj)
         if found:
             if last is not None:
-                found = sorted(found, key=lambda d: np.hypot(d.center[0] - last[0],
-                                                             d.center[1] - last[1]))
+                found = sorted(
+                    found, key=lambda d: np.hypot(d.center[0] - last[0], d.center[1] - last[1])
+                )
             out[t] = last = found[0].center
     return out
 
 
 def motion_of(centers, height, width):
-    """"static", "left", "right", "up", "down" from a track [F, 2], or None if the
+    """ "static", "left", "right", "up", "down" from a track [F, 2], or None if the
     object is seen in fewer than half the frames. Direction = displacement over
     the first half of the clip (ShapesMotion bounces only later); a move below
     5% of the image side counts as static."""

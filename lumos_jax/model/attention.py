@@ -10,6 +10,7 @@ derived inside the compiled step; no [seq, seq] array is ever built on the host.
 Shapes: q [B, Sq, H, D]; k, v [B, Sk, Hk, D] with H a multiple of Hk (GQA, query head
 h uses kv head h // (H // Hk)); indices and segments [B, Sq] / [B, Sk] int32.
 """
+
 from __future__ import annotations
 
 import functools
@@ -73,7 +74,7 @@ def _needed_blocks(qi, qs, ki, ks):
 
     qlo, qhi = frame_range(qs)
     klo, khi = frame_range(ks)
-    overlap = (jnp.maximum(qlo[:, None], klo[None]) <= jnp.minimum(qhi[:, None], khi[None]))
+    overlap = jnp.maximum(qlo[:, None], klo[None]) <= jnp.minimum(qhi[:, None], khi[None])
     return jnp.any(causal | overlap, axis=-1)
 
 
@@ -117,13 +118,16 @@ def _fwd(q, k, v, q_idx, q_seg, k_idx, k_seg, block_q, block_k, scale):
             p = jnp.where(mask[:, None, None], jnp.exp(s - m_new[..., None]), 0.0)
             corr = jnp.exp(m - m_new)
             l = l * corr + p.sum(-1)
-            pv = jnp.einsum("bhgqk,bkhd->bhgqd", p.astype(vb.dtype), vb[j],
-                            preferred_element_type=jnp.float32)
+            pv = jnp.einsum(
+                "bhgqk,bkhd->bhgqd", p.astype(vb.dtype), vb[j], preferred_element_type=jnp.float32
+            )
             return m_new, l, acc * corr[..., None] + pv
 
-        init = (jnp.full((bsz, hk, g, bq), NEG, jnp.float32),
-                jnp.zeros((bsz, hk, g, bq), jnp.float32),
-                jnp.zeros((bsz, hk, g, bq, d), jnp.float32))
+        init = (
+            jnp.full((bsz, hk, g, bq), NEG, jnp.float32),
+            jnp.zeros((bsz, hk, g, bq), jnp.float32),
+            jnp.zeros((bsz, hk, g, bq, d), jnp.float32),
+        )
         lo, hi = _block_range(need_i)
         m, l, acc = jax.lax.fori_loop(lo, hi, body, init)
         safe_l = jnp.where(l == 0, 1.0, l)
@@ -137,8 +141,7 @@ def _fwd(q, k, v, q_idx, q_seg, k_idx, k_seg, block_q, block_k, scale):
 def _bwd(q, k, v, q_idx, q_seg, k_idx, k_seg, out, lse, dout, block_q, block_k, scale):
     """Flash-attention backward: recompute probabilities block by block."""
     needed = _needed_blocks(q_idx, q_seg, k_idx, k_seg)
-    delta = jnp.einsum("nbqhgd,nbqhgd->nbhgq", dout.astype(jnp.float32),
-                       out.astype(jnp.float32))
+    delta = jnp.einsum("nbqhgd,nbqhgd->nbhgq", dout.astype(jnp.float32), out.astype(jnp.float32))
     dk0 = jnp.zeros(k.shape, jnp.float32)
     dv0 = jnp.zeros(v.shape, jnp.float32)
 
@@ -152,8 +155,7 @@ def _bwd(q, k, v, q_idx, q_seg, k_idx, k_seg, out, lse, dout, block_q, block_k, 
             s = _scores(q_i, k[j], mask, scale)
             p = jnp.where(mask[:, None, None], jnp.exp(s - lse_i[..., None]), 0.0)
             dv_j = jnp.einsum("bhgqk,bqhgd->bkhd", p, do_i.astype(jnp.float32))
-            dp = jnp.einsum("bqhgd,bkhd->bhgqk", do_i, v[j],
-                            preferred_element_type=jnp.float32)
+            dp = jnp.einsum("bqhgd,bkhd->bhgqk", do_i, v[j], preferred_element_type=jnp.float32)
             ds = p * (dp - delta_i[..., None]) * scale
             dq_i = dq_i + jnp.einsum("bhgqk,bkhd->bqhgd", ds, k[j].astype(jnp.float32))
             dk_j = jnp.einsum("bhgqk,bqhgd->bkhd", ds, q_i.astype(jnp.float32))
@@ -164,8 +166,9 @@ def _bwd(q, k, v, q_idx, q_seg, k_idx, k_seg, out, lse, dout, block_q, block_k, 
         dq_i, dk_all, dv_all = jax.lax.fori_loop(lo, hi, body, (dq_i, dk_all, dv_all))
         return (dk_all, dv_all), dq_i
 
-    (dk, dv), dq = jax.lax.scan(per_q_block, (dk0, dv0),
-                                (q, q_idx, q_seg, needed, dout, lse, delta))
+    (dk, dv), dq = jax.lax.scan(
+        per_q_block, (dk0, dv0), (q, q_idx, q_seg, needed, dout, lse, delta)
+    )
     return dq.astype(q.dtype), dk.astype(k.dtype), dv.astype(v.dtype)
 
 
@@ -181,8 +184,7 @@ def _blockwise_fwd(q, k, v, q_idx, q_seg, k_idx, k_seg, block_q, block_k, scale)
 
 def _blockwise_bwd(block_q, block_k, scale, res, dout):
     q, k, v, q_idx, q_seg, k_idx, k_seg, out, lse = res
-    dq, dk, dv = _bwd(q, k, v, q_idx, q_seg, k_idx, k_seg, out, lse, dout,
-                      block_q, block_k, scale)
+    dq, dk, dv = _bwd(q, k, v, q_idx, q_seg, k_idx, k_seg, out, lse, dout, block_q, block_k, scale)
     return dq, dk, dv, None, None, None, None
 
 
@@ -205,9 +207,18 @@ def blockwise_attention(q, k, v, q_idx, q_seg, k_idx, k_seg, *, block_q=512, blo
     qi = _pad_seq(q_idx, block_q, -1)
     qs = _pad_seq(q_seg, block_q, PAD)
     kp, vp = _pad_seq(k, block_k, 0), _pad_seq(v, block_k, 0)
-    ki, ks = _pad_seq(k_idx, block_k, 2 ** 30), _pad_seq(k_seg, block_k, PAD)
-    out = _blockwise(_blocks(qp, block_q), _blocks(kp, block_k), _blocks(vp, block_k),
-                     _blocks(qi, block_q), _blocks(qs, block_q), _blocks(ki, block_k),
-                     _blocks(ks, block_k), block_q, block_k, 1.0 / (d ** 0.5))
+    ki, ks = _pad_seq(k_idx, block_k, 2**30), _pad_seq(k_seg, block_k, PAD)
+    out = _blockwise(
+        _blocks(qp, block_q),
+        _blocks(kp, block_k),
+        _blocks(vp, block_k),
+        _blocks(qi, block_q),
+        _blocks(qs, block_q),
+        _blocks(ki, block_k),
+        _blocks(ks, block_k),
+        block_q,
+        block_k,
+        1.0 / (d**0.5),
+    )
     out = jnp.moveaxis(out, 0, 1).reshape(b, -1, h, d)
     return out[:, :sq]

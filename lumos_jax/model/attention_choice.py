@@ -17,6 +17,7 @@ sequence length (`config.data.streams.*.seq_len`):
 Fallback: dense while one sequence's fp32 scores [heads, S, S] fit in
 DENSE_SCORES_MAX_BYTES (XLA materialises them), blockwise above.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -41,15 +42,19 @@ def _cudnn_refusal(cfg: ModelConfig, seq_lens: Sequence[int], capability: str | 
     hopper = capability is not None and float(capability) >= 9.0
     max_dim = 256 if hopper else 128
     if cfg.head_dim % 8 or cfg.head_dim > max_dim:
-        return (f"cuDNN needs head_dim a multiple of 8 and <= {max_dim} on compute "
-                f"capability {capability}, model.head_dim={cfg.head_dim}")
+        return (
+            f"cuDNN needs head_dim a multiple of 8 and <= {max_dim} on compute "
+            f"capability {capability}, model.head_dim={cfg.head_dim}"
+        )
     odd = [s for s in seq_lens if s % 2]
     if odd:
         return f"cuDNN trains a bias-masked attention only at even lengths, seq_len {odd}"
     bias = max(seq_lens) ** 2 * 3  # bool mask + its bf16 bias, [S, S] per sequence
     if bias > DENSE_SCORES_MAX_BYTES:
-        return (f"the [S, S] mask + bias cuDNN is given would take {bias / 2**30:.1f} GiB "
-                f"per sequence at S={max(seq_lens)}")
+        return (
+            f"the [S, S] mask + bias cuDNN is given would take {bias / 2**30:.1f} GiB "
+            f"per sequence at S={max(seq_lens)}"
+        )
     return None
 
 
@@ -60,8 +65,9 @@ def _fallback(cfg: ModelConfig, seq_lens: Sequence[int]) -> tuple[str, str]:
     return "blockwise", f"fp32 scores of one sequence {scores / 2**30:.1f} GiB would not fit"
 
 
-def choose(cfg: ModelConfig, platform: str, seq_lens: Sequence[int],
-           gpu_capability: str | None = None) -> tuple[str, str]:
+def choose(
+    cfg: ModelConfig, platform: str, seq_lens: Sequence[int], gpu_capability: str | None = None
+) -> tuple[str, str]:
     """(path, reason) for model.attention='auto' on `platform` ('cpu' | 'gpu' | 'tpu'
     or a jax platform name such as 'cuda') at these bucket lengths."""
     seq_lens = [int(s) for s in seq_lens]
@@ -77,10 +83,15 @@ def choose(cfg: ModelConfig, platform: str, seq_lens: Sequence[int],
     if platform == "tpu":
         bad = [s for s in seq_lens if s % SPLASH_MIN_BLOCK]
         if not bad and cfg.max_frame_tokens >= 2:
-            return "splash", "TPU: splash attention (Pallas), frame band " \
-                             f"{cfg.max_frame_tokens} tokens"
-        why = (f"seq_len {bad} not a multiple of {SPLASH_MIN_BLOCK}" if bad
-               else "model.max_frame_tokens=0 (splash needs the frame band)")
+            return (
+                "splash",
+                f"TPU: splash attention (Pallas), frame band {cfg.max_frame_tokens} tokens",
+            )
+        why = (
+            f"seq_len {bad} not a multiple of {SPLASH_MIN_BLOCK}"
+            if bad
+            else "model.max_frame_tokens=0 (splash needs the frame band)"
+        )
         name, fb = _fallback(cfg, seq_lens)
         return name, f"TPU: splash refuses ({why}); {fb}"
     if max(seq_lens) <= CPU_DENSE_MAX_SEQ:
@@ -104,10 +115,12 @@ def resolve(config, devices=None) -> str:
     if config.model.attention != "auto":
         return config.model.attention
     import jax
+
     device = (list(devices) if devices is not None else jax.devices())[0]
     cfg = ModelConfig.from_dict(config.model.to_dict())
-    name, why = choose(cfg, device.platform, bucket_lengths(config),
-                       getattr(device, "compute_capability", None))
+    name, why = choose(
+        cfg, device.platform, bucket_lengths(config), getattr(device, "compute_capability", None)
+    )
     config.model.attention = name
     if (name, why) not in _LOGGED:
         _LOGGED.add((name, why))
@@ -119,6 +132,7 @@ def context_platform() -> str:
     """Platform the code being traced compiles for: the context mesh's devices (a mock
     TPU topology on a CPU host says 'tpu'), else the default backend."""
     import jax
+
     mesh = jax.sharding.get_abstract_mesh()
     device = None if mesh.empty else mesh.abstract_device
     return device.platform if device is not None else jax.default_backend()

@@ -1,5 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """Decoder hyper-parameters and the model presets (tiny, 0.5b, 1b, 3.6b)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,8 +46,10 @@ class ModelConfig:
 
     def __post_init__(self):
         if self.num_heads % self.num_kv_heads:
-            raise ValueError(f"model.num_heads={self.num_heads} is not a multiple of "
-                             f"model.num_kv_heads={self.num_kv_heads}")
+            raise ValueError(
+                f"model.num_heads={self.num_heads} is not a multiple of "
+                f"model.num_kv_heads={self.num_kv_heads}"
+            )
         if self.attention not in ATTENTION_IMPLS:
             raise ValueError(f"model.attention={self.attention!r}; expected {ATTENTION_IMPLS}")
         if self.remat not in REMAT_POLICIES:
@@ -68,10 +71,18 @@ class ModelConfig:
 
 def _llama(vocab: layout.Vocab, embed, layers, heads, kv_heads, mlp, head_dim=None, **kw):
     """Every ModelConfig field (so configs expose each knob), defaults filled in."""
-    cfg = ModelConfig(vocab_size=vocab.size, visual_offset=vocab.visual_offset,
-                      visual_size=vocab.visual_size, embed_dim=embed, num_layers=layers,
-                      num_heads=heads, num_kv_heads=kv_heads,
-                      head_dim=head_dim or embed // heads, mlp_dim=mlp, **kw)
+    cfg = ModelConfig(
+        vocab_size=vocab.size,
+        visual_offset=vocab.visual_offset,
+        visual_size=vocab.visual_size,
+        embed_dim=embed,
+        num_layers=layers,
+        num_heads=heads,
+        num_kv_heads=kv_heads,
+        head_dim=head_dim or embed // heads,
+        mlp_dim=mlp,
+        **kw,
+    )
     return dataclasses.asdict(cfg)
 
 
@@ -83,8 +94,9 @@ def preset(name: str, vocab: layout.Vocab | None = None) -> dict:
     """
     if name == "tiny":
         vocab = vocab or layout.compact_vocab()
-        return _llama(vocab, 128, 4, 4, 2, 384, head_dim=32,
-                      max_frame_tokens=layout.tokens_per_frame(8, 8))  # 64x64 px frames
+        return _llama(
+            vocab, 128, 4, 4, 2, 384, head_dim=32, max_frame_tokens=layout.tokens_per_frame(8, 8)
+        )  # 64x64 px frames
     vocab = vocab or layout.release_vocab()
     if name == "0.5b":
         return _llama(vocab, 1024, 20, 16, 8, 2816, head_dim=64)

@@ -9,6 +9,7 @@ projections are [heads*head_dim, embed]; q_norm/k_norm are LayerNorms whose gamm
 beta are stored per head [heads, head_dim]; the VQGAN (`model.vqmodel.*`) is not part of
 the language model and is skipped. Reading needs neither torch nor transformers.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,18 +29,26 @@ def config_from_hf(hf: dict, vocab: layout.Vocab | None = None, **overrides) -> 
     """ModelConfig from a Chameleon config.json dict (+ our vocabulary's visual slice)."""
     vocab = vocab or layout.release_vocab()
     if hf.get("vocab_size") != vocab.size:
-        raise ValueError(f"config.json vocab_size={hf.get('vocab_size')} does not match the "
-                         f"vocabulary ({vocab.size} ids); pass the matching layout.Vocab")
+        raise ValueError(
+            f"config.json vocab_size={hf.get('vocab_size')} does not match the "
+            f"vocabulary ({vocab.size} ids); pass the matching layout.Vocab"
+        )
     if hf.get("swin_norm"):
         raise ValueError("config.json swin_norm=true (post-norm Chameleon) is not supported")
     rope = hf.get("rope_parameters") or {}
-    d = dict(vocab_size=hf["vocab_size"], visual_offset=vocab.visual_offset,
-             visual_size=vocab.visual_size, embed_dim=hf["hidden_size"],
-             num_layers=hf["num_hidden_layers"], num_heads=hf["num_attention_heads"],
-             num_kv_heads=hf.get("num_key_value_heads") or hf["num_attention_heads"],
-             head_dim=hf.get("head_dim") or hf["hidden_size"] // hf["num_attention_heads"],
-             mlp_dim=hf["intermediate_size"], norm_eps=hf.get("rms_norm_eps", 1e-5),
-             rope_theta=float(hf.get("rope_theta", rope.get("rope_theta", 10000.0))))
+    d = dict(
+        vocab_size=hf["vocab_size"],
+        visual_offset=vocab.visual_offset,
+        visual_size=vocab.visual_size,
+        embed_dim=hf["hidden_size"],
+        num_layers=hf["num_hidden_layers"],
+        num_heads=hf["num_attention_heads"],
+        num_kv_heads=hf.get("num_key_value_heads") or hf["num_attention_heads"],
+        head_dim=hf.get("head_dim") or hf["hidden_size"] // hf["num_attention_heads"],
+        mlp_dim=hf["intermediate_size"],
+        norm_eps=hf.get("rms_norm_eps", 1e-5),
+        rope_theta=float(hf.get("rope_theta", rope.get("rope_theta", 10000.0))),
+    )
     d.update(overrides)
     return ModelConfig.from_dict(d)
 
@@ -48,8 +57,9 @@ def _norm_from_hf(w: np.ndarray, per_head: bool, name: str) -> np.ndarray:
     if per_head:
         return w
     if not np.allclose(w, w[:1]):
-        raise ValueError(f"{name}: heads have different LayerNorm parameters; convert with "
-                         "qk_norm_per_head=True")
+        raise ValueError(
+            f"{name}: heads have different LayerNorm parameters; convert with qk_norm_per_head=True"
+        )
     return w[0]
 
 
@@ -76,10 +86,16 @@ def hf_to_pure(tensors: dict[str, np.ndarray], cfg: ModelConfig) -> dict:
     if cfg.qk_norm:
         for ours, theirs in (("q_norm", "q_norm"), ("k_norm", "k_norm")):
             attn[ours] = {
-                "scale": stack(lambda p, t=theirs: _norm_from_hf(
-                    get(p + f"self_attn.{t}.weight"), cfg.qk_norm_per_head, p + t)),
-                "bias": stack(lambda p, t=theirs: _norm_from_hf(
-                    get(p + f"self_attn.{t}.bias"), cfg.qk_norm_per_head, p + t)),
+                "scale": stack(
+                    lambda p, t=theirs: _norm_from_hf(
+                        get(p + f"self_attn.{t}.weight"), cfg.qk_norm_per_head, p + t
+                    )
+                ),
+                "bias": stack(
+                    lambda p, t=theirs: _norm_from_hf(
+                        get(p + f"self_attn.{t}.bias"), cfg.qk_norm_per_head, p + t
+                    )
+                ),
             }
     return {
         "embed": get("model.embed_tokens.weight").astype(dt),
@@ -101,14 +117,15 @@ def hf_to_pure(tensors: dict[str, np.ndarray], cfg: ModelConfig) -> dict:
 def pure_to_hf(pure: dict, cfg: ModelConfig, dtype=np.float32) -> dict[str, np.ndarray]:
     """Inverse of `hf_to_pure` (shared QK-norm parameters are repeated per head)."""
     e, h, hk, d = cfg.embed_dim, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
-    out = {"model.embed_tokens.weight": pure["embed"],
-           "model.norm.weight": pure["final_norm"]["scale"],
-           "lm_head.weight": np.asarray(pure["lm_head"]).T}
+    out = {
+        "model.embed_tokens.weight": pure["embed"],
+        "model.norm.weight": pure["final_norm"]["scale"],
+        "lm_head.weight": np.asarray(pure["lm_head"]).T,
+    }
     lay = pure["layers"]
     for i in range(cfg.num_layers):
         p = _LAYER.format(i=i)
-        a = {k: np.asarray(v[i]) if not isinstance(v, dict) else v
-             for k, v in lay["attn"].items()}
+        a = {k: np.asarray(v[i]) if not isinstance(v, dict) else v for k, v in lay["attn"].items()}
         out[p + "self_attn.q_proj.weight"] = a["wq"].reshape(e, h * d).T
         out[p + "self_attn.k_proj.weight"] = a["wk"].reshape(e, hk * d).T
         out[p + "self_attn.v_proj.weight"] = a["wv"].reshape(e, hk * d).T
@@ -123,21 +140,33 @@ def pure_to_hf(pure: dict, cfg: ModelConfig, dtype=np.float32) -> dict[str, np.n
         out[p + "mlp.gate_proj.weight"] = np.asarray(lay["mlp"]["gate"][i]).T
         out[p + "mlp.up_proj.weight"] = np.asarray(lay["mlp"]["up"][i]).T
         out[p + "mlp.down_proj.weight"] = np.asarray(lay["mlp"]["down"][i]).T
-    return {k: np.ascontiguousarray(np.asarray(v, np.float32).astype(dtype))
-            for k, v in out.items()}
+    return {
+        k: np.ascontiguousarray(np.asarray(v, np.float32).astype(dtype)) for k, v in out.items()
+    }
 
 
 def hf_config_from(cfg: ModelConfig, base: dict | None = None, dtype: str = "float32") -> dict:
     """A Chameleon config.json for `cfg`; keys of `base` (e.g. vocabulary_map) are kept."""
     hf = dict(base or {})
-    hf.update(architectures=["ChameleonForConditionalGeneration"], model_type="chameleon",
-              vocab_size=cfg.vocab_size, hidden_size=cfg.embed_dim,
-              intermediate_size=cfg.mlp_dim, num_hidden_layers=cfg.num_layers,
-              num_attention_heads=cfg.num_heads, num_key_value_heads=cfg.num_kv_heads,
-              rms_norm_eps=cfg.norm_eps, hidden_act="silu", attention_bias=False,
-              mlp_bias=False, swin_norm=False, tie_word_embeddings=False, dtype=dtype,
-              rope_theta=cfg.rope_theta,
-              rope_parameters={"rope_type": "default", "rope_theta": cfg.rope_theta})
+    hf.update(
+        architectures=["ChameleonForConditionalGeneration"],
+        model_type="chameleon",
+        vocab_size=cfg.vocab_size,
+        hidden_size=cfg.embed_dim,
+        intermediate_size=cfg.mlp_dim,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_kv_heads,
+        rms_norm_eps=cfg.norm_eps,
+        hidden_act="silu",
+        attention_bias=False,
+        mlp_bias=False,
+        swin_norm=False,
+        tie_word_embeddings=False,
+        dtype=dtype,
+        rope_theta=cfg.rope_theta,
+        rope_parameters={"rope_type": "default", "rope_theta": cfg.rope_theta},
+    )
     hf.setdefault("vocabulary_map", {})
     hf.setdefault("max_position_embeddings", 32768)
     return hf
@@ -158,10 +187,14 @@ def load_hf(directory: str, vocab: layout.Vocab | None = None, **overrides):
     return cfg, hf_to_pure(tensors, cfg), hf
 
 
-def save_hf(directory: str, pure: dict, cfg: ModelConfig, base_config: dict | None = None,
-            dtype: str = "float32"):
-    tensors = pure_to_hf(pure, cfg, np.dtype(dtype) if dtype != "bfloat16" else
-                         safetensors_io.BF16)
+def save_hf(
+    directory: str,
+    pure: dict,
+    cfg: ModelConfig,
+    base_config: dict | None = None,
+    dtype: str = "float32",
+):
+    tensors = pure_to_hf(pure, cfg, np.dtype(dtype) if dtype != "bfloat16" else safetensors_io.BF16)
     safetensors_io.write_checkpoint(directory, tensors)
     with open(os.path.join(directory, "config.json"), "w") as f:
         json.dump(hf_config_from(cfg, base_config, dtype), f, indent=1)
@@ -180,6 +213,7 @@ def main(argv):
     import orbax.checkpoint as ocp  # local: the library functions above need no orbax
 
     from lumos_jax.model.config import preset
+
     if flags.FLAGS.hf_dir:
         cfg, pure, _ = load_hf(flags.FLAGS.hf_dir)
         ocp.StandardCheckpointer().save(os.path.abspath(flags.FLAGS.out), pure)

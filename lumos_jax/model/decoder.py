@@ -5,15 +5,15 @@
 jit-able (the module is a pytree). Layers are stacked on a leading 'layers' axis and run
 with `jax.lax.scan` (or a Python loop) under a named remat policy.
 """
+
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from lumos_jax.model import attention_choice, splash
+from lumos_jax.model import attention_choice, mm_rope, splash
 from lumos_jax.model import kv_cache as kvc
-from lumos_jax.model import mm_rope
 from lumos_jax.model.config import ModelConfig
 from lumos_jax.model.layers import Block, RMSNorm, _param
 from lumos_jax.parallel import constrain
@@ -29,9 +29,11 @@ _POLICIES = {
 
 def _prepend_axis(tree, name):
     """Give every Variable of a vmapped (stacked) module the leading logical axis `name`."""
+
     def fix(v):
         meta = v.get_metadata()
         return type(v)(v[...], axes=(name,) + tuple(meta.get("axes", ())))
+
     return jax.tree.map(fix, tree, is_leaf=lambda x: isinstance(x, nnx.Variable))
 
 
@@ -47,8 +49,14 @@ class Decoder(nnx.Module):
 
     def init_cache(self, batch: int, max_len: int, dtype=None) -> kvc.KVCache:
         cfg = self.cfg
-        return kvc.KVCache.create(cfg.num_layers, batch, max_len, cfg.num_kv_heads,
-                                  cfg.head_dim, dtype or jnp.dtype(cfg.dtype))
+        return kvc.KVCache.create(
+            cfg.num_layers,
+            batch,
+            max_len,
+            cfg.num_kv_heads,
+            cfg.head_dim,
+            dtype or jnp.dtype(cfg.dtype),
+        )
 
     def __call__(self, tokens, positions, segments, cache: kvc.KVCache | None = None):
         """tokens/segments [B, S] int32, positions [B, S, 3] -> (hidden [B, S, E], cache).
@@ -59,8 +67,9 @@ class Decoder(nnx.Module):
         cfg = self.cfg
         x = jnp.take(self.embed[...], tokens, axis=0).astype(cfg.dtype)
         x = constrain(x, ("act_batch", "act_length", "act_embed"))
-        angles = mm_rope.rope_angles(positions, cfg.head_dim, variant=cfg.rope_variant,
-                                     theta=cfg.rope_theta)
+        angles = mm_rope.rope_angles(
+            positions, cfg.head_dim, variant=cfg.rope_variant, theta=cfg.rope_theta
+        )
         b, s = tokens.shape
         if cache is None and attention_choice.layer_path(cfg, s, cached=False) == "splash":
             x = splash.poison_long_frames(x, segments, cfg.max_frame_tokens)  # once, here
@@ -97,8 +106,9 @@ class Decoder(nnx.Module):
         w = self.lm_head[...]
         if visual_only:
             w = jax.lax.dynamic_slice_in_dim(w, self.cfg.visual_offset, self.cfg.visual_size, 1)
-        out = jnp.einsum("bse,ev->bsv", hidden, w.astype(hidden.dtype),
-                         preferred_element_type=jnp.float32)
+        out = jnp.einsum(
+            "bse,ev->bsv", hidden, w.astype(hidden.dtype), preferred_element_type=jnp.float32
+        )
         return constrain(out, ("act_batch", "act_length", "act_vocab"))
 
 
@@ -133,6 +143,8 @@ def from_pure(cfg: ModelConfig, pure: dict) -> Decoder:
         if path not in got:
             raise KeyError(f"parameters lack {jax.tree_util.keystr(path)}")
         if tuple(got[path].shape) != tuple(leaf.shape):
-            raise ValueError(f"parameter {jax.tree_util.keystr(path)} has shape "
-                             f"{tuple(got[path].shape)}, the config needs {tuple(leaf.shape)}")
+            raise ValueError(
+                f"parameter {jax.tree_util.keystr(path)} has shape "
+                f"{tuple(got[path].shape)}, the config needs {tuple(leaf.shape)}"
+            )
     return with_params(abstract, jax.tree.map(jnp.asarray, pure))

@@ -7,6 +7,7 @@ slots of row b. A model call writes its S new tokens at slots end..end+S-1 and a
 over slots < end + S; the caller then either keeps them (`advance`, e.g. a finished frame)
 or drops them (leave `end` unchanged: the "crop back to the frame start" of AR-DF).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,8 +33,12 @@ class KVCache:
     @classmethod
     def create(cls, num_layers, batch, max_len, kv_heads, head_dim, dtype=jnp.bfloat16):
         shape = (num_layers, batch, max_len, kv_heads, head_dim)
-        return cls(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype),
-                   jnp.full((batch, max_len), PAD, jnp.int32), jnp.zeros((batch,), jnp.int32))
+        return cls(
+            jnp.zeros(shape, dtype),
+            jnp.zeros(shape, dtype),
+            jnp.full((batch, max_len), PAD, jnp.int32),
+            jnp.zeros((batch,), jnp.int32),
+        )
 
     def advance(self, n) -> "KVCache":
         """Keep the last written tokens: end += n (n scalar or [B])."""
@@ -45,9 +50,11 @@ def write_rows(buf, new, end):
 
     Callers size the cache so that end + S <= Smax (dynamic_update_slice would clamp).
     """
+
     def one(b, n, e):
         start = (e,) + (0,) * (b.ndim - 1)
         return jax.lax.dynamic_update_slice(b, n, start)
+
     return jax.vmap(one)(buf, new, end)
 
 

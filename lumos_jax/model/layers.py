@@ -4,6 +4,7 @@
 Weights are stored in `param_dtype` (fp32 master copies) and cast to the compute dtype
 at use. Every parameter carries logical axis names as `axes` metadata.
 """
+
 from __future__ import annotations
 
 import jax
@@ -12,9 +13,7 @@ from flax import nnx
 from jax.ad_checkpoint import checkpoint_name
 
 from lumos_jax.model import attention as attn_lib
-from lumos_jax.model import attention_choice, splash
-from lumos_jax.model import kv_cache
-from lumos_jax.model import mm_rope
+from lumos_jax.model import attention_choice, kv_cache, mm_rope, splash
 from lumos_jax.model.config import ModelConfig
 from lumos_jax.parallel import constrain
 
@@ -105,19 +104,21 @@ class Attention(nnx.Module):
         new_kv = (k, v)
         if cache is not None:
             k_buf, v_buf, k_idx, k_seg, end = cache
-            new_kv = (kv_cache.write_rows(k_buf, k.astype(k_buf.dtype), end),
-                      kv_cache.write_rows(v_buf, v.astype(v_buf.dtype), end))
+            new_kv = (
+                kv_cache.write_rows(k_buf, k.astype(k_buf.dtype), end),
+                kv_cache.write_rows(v_buf, v.astype(v_buf.dtype), end),
+            )
             k, v = new_kv[0].astype(dt), new_kv[1].astype(dt)
         path = attention_choice.layer_path(cfg, k.shape[1], cached=cache is not None)
         if path == "splash":  # self-attention only (layer_path): indices are 0..S-1
             o = splash.splash_attention(q, k, v, q_seg, band=cfg.max_frame_tokens)
         elif path == "blockwise":  # also over a KV cache: O(S x block) at 384p
-            o = attn_lib.blockwise_attention(q, k, v, q_idx, q_seg, k_idx, k_seg,
-                                             block_q=cfg.block_q, block_k=cfg.block_k)
+            o = attn_lib.blockwise_attention(
+                q, k, v, q_idx, q_seg, k_idx, k_seg, block_q=cfg.block_q, block_k=cfg.block_k
+            )
         else:
             impl = "cudnn" if path == "cudnn" else "xla"
-            o = attn_lib.dense_attention(q, k, v, q_idx, q_seg, k_idx, k_seg,
-                                         implementation=impl)
+            o = attn_lib.dense_attention(q, k, v, q_idx, q_seg, k_idx, k_seg, implementation=impl)
         o = constrain(o, ("act_batch", "act_length", "act_heads", None))
         out = jnp.einsum("bshd,hde->bse", o, self.wo[...].astype(dt))
         out = checkpoint_name(out, "out_proj")

@@ -5,6 +5,7 @@ Every token carries 3 positions (t, h, w). Each of the head_dim/2 RoPE frequenci
 assigned to one axis; the angle of frequency j is pos[axis_j] * inv_freq_j. Text tokens
 have t = h = w = sequence index, so for them every variant reduces to plain 1-D RoPE.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -45,21 +46,22 @@ def axis_allocation(head_dim: int, variant: str = "mmrope") -> np.ndarray:
         if head_dim % 2 or half % len(META_GROUP):
             raise ValueError(
                 f"MM-RoPE needs head_dim/2 to be a multiple of {len(META_GROUP)} (whole "
-                f"meta groups); head_dim={head_dim} gives {half} frequencies")
+                f"meta groups); head_dim={head_dim} gives {half} frequencies"
+            )
         return np.tile(np.asarray(META_GROUP, np.int32), half // len(META_GROUP))
     if variant == "mrope":
         if head_dim % 2 or half % 8:
             raise ValueError(f"mrope needs head_dim/2 divisible by 8 (2:3:3), got {head_dim}")
         nt, nh = half // 4, 3 * half // 8
-        return np.concatenate([np.full(nt, T), np.full(nh, H),
-                               np.full(half - nt - nh, W)]).astype(np.int32)
+        return np.concatenate([np.full(nt, T), np.full(nh, H), np.full(half - nt - nh, W)]).astype(
+            np.int32
+        )
     if variant == "1d":
         return np.zeros(half, np.int32)
     raise ValueError(f"unknown rope variant {variant!r}; expected one of {VARIANTS}")
 
 
-def rope_angles(positions, head_dim: int, *, variant: str = "mmrope",
-                theta: float = 10000.0):
+def rope_angles(positions, head_dim: int, *, variant: str = "mmrope", theta: float = 10000.0):
     """positions [..., 3] int -> angles [..., head_dim/2] float32.
 
     Positions can be ~30k; the product is formed in float32 like the release's fp32 RoPE.

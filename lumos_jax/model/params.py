@@ -5,6 +5,7 @@ The trainer (train_step.Trainer), the sampler and the loaders of sample / evalua
 take the parameter tree, its shardings and the checkpoint reader from here, so sampling
 needs a model config and a mesh, never the training stack.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,14 +38,18 @@ def param_shardings(model: Decoder, mesh: jax.sharding.Mesh) -> dict:
 
 def abstract_params(model: Decoder, mesh: jax.sharding.Mesh) -> dict:
     """ShapeDtypeStructs of the params with their shardings: Orbax restore targets."""
-    return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
-                        to_pure(model), param_shardings(model, mesh))
+    return jax.tree.map(
+        lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+        to_pure(model),
+        param_shardings(model, mesh),
+    )
 
 
 def is_hf_checkpoint(path: str) -> bool:
     """A Hugging Face Chameleon directory: config.json next to .safetensors files."""
     return os.path.exists(os.path.join(path, "config.json")) and any(
-        p.endswith(".safetensors") for p in os.listdir(path))
+        p.endswith(".safetensors") for p in os.listdir(path)
+    )
 
 
 def load(path: str, model_cfg: ModelConfig, vocab: layout.Vocab, abstract: dict) -> dict:
@@ -55,7 +60,9 @@ def load(path: str, model_cfg: ModelConfig, vocab: layout.Vocab, abstract: dict)
         cfg, pure, _ = convert_hf.load_hf(path, vocab)
         for key in ("embed_dim", "num_layers", "num_heads", "num_kv_heads", "mlp_dim"):
             if getattr(cfg, key) != model_cfg.__dict__[key]:
-                raise ValueError(f"init_from={path}: checkpoint {key}={getattr(cfg, key)} but "
-                                 f"config model.{key}={model_cfg.__dict__[key]}")
+                raise ValueError(
+                    f"init_from={path}: checkpoint {key}={getattr(cfg, key)} but "
+                    f"config model.{key}={model_cfg.__dict__[key]}"
+                )
         return jax.device_put(pure, jax.tree.map(lambda x: x.sharding, abstract))
     return restore_params(path, abstract)

@@ -6,6 +6,7 @@ only what it does not do: the sharded layout (`model-0000i-of-0000n.safetensors`
 `model.safetensors.index.json` with a {"weight_map": {name: file}} table, written last),
 atomic writes, and lazy reading, so a 7 GB checkpoint is not read into RAM up front.
 """
+
 from __future__ import annotations
 
 import collections.abc
@@ -48,8 +49,9 @@ def _names(path: str) -> list[str]:
         with safe_open(path, framework="numpy") as f:
             return list(f.keys())
     except SafetensorError as e:
-        raise ValueError(f"{path}: not a readable safetensors file ({e}; truncated "
-                         "download?)") from e
+        raise ValueError(
+            f"{path}: not a readable safetensors file ({e}; truncated download?)"
+        ) from e
 
 
 def read_file(path: str) -> collections.abc.Mapping[str, np.ndarray]:
@@ -66,8 +68,10 @@ def read_checkpoint(directory: str) -> collections.abc.Mapping[str, np.ndarray]:
     else:
         files = sorted(p for p in os.listdir(directory) if p.endswith(".safetensors"))
         if any("-of-" in p for p in files):
-            raise ValueError(f"{directory}: sharded safetensors files without {INDEX_NAME}: "
-                             "the checkpoint is incomplete (the index is written last)")
+            raise ValueError(
+                f"{directory}: sharded safetensors files without {INDEX_NAME}: "
+                "the checkpoint is incomplete (the index is written last)"
+            )
     if not files:
         raise FileNotFoundError(f"{directory}: no .safetensors files (or {INDEX_NAME})")
     where: dict[str, str] = {}
@@ -86,13 +90,15 @@ def write_file(path: str, tensors: dict[str, np.ndarray], metadata: dict | None 
         save_file(arrays, tmp, metadata=meta)
     except (SafetensorError, TypeError, ValueError) as e:
         dtypes = sorted({str(a.dtype) for a in arrays.values()})
-        raise ValueError(f"{path}: cannot store tensors of dtypes {dtypes} in safetensors "
-                         f"({e})") from e
+        raise ValueError(
+            f"{path}: cannot store tensors of dtypes {dtypes} in safetensors ({e})"
+        ) from e
     os.replace(tmp, path)
 
 
-def write_checkpoint(directory: str, tensors: dict[str, np.ndarray],
-                     max_shard_bytes: int = 4 << 30):
+def write_checkpoint(
+    directory: str, tensors: dict[str, np.ndarray], max_shard_bytes: int = 4 << 30
+):
     """Write shards of at most `max_shard_bytes` plus the index when there is more than one."""
     os.makedirs(directory, exist_ok=True)
     shards: list[dict[str, np.ndarray]] = [{}]

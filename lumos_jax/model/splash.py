@@ -27,6 +27,7 @@ Cannot express, and what happens instead:
     non-finite loss) and prints one line naming model.max_frame_tokens.
 Off TPU the kernel runs in Pallas interpret mode (tests; slow).
 """
+
 from __future__ import annotations
 
 import functools
@@ -48,8 +49,10 @@ def _block(seq: int) -> int:
     for b in BLOCKS:
         if seq % b == 0:
             return b
-    raise ValueError(f"splash attention: sequence length {seq} is not a multiple of "
-                     f"{BLOCKS[-1]}; use model.attention='blockwise' (or 'auto')")
+    raise ValueError(
+        f"splash attention: sequence length {seq} is not a multiple of "
+        f"{BLOCKS[-1]}; use model.attention='blockwise' (or 'auto')"
+    )
 
 
 def _kernels(heads: int, seq: int, band: int, interpret: bool):
@@ -58,25 +61,55 @@ def _kernels(heads: int, seq: int, band: int, interpret: bool):
     Built per trace, never cached here: their mask arrays become constants of the trace
     that makes them (splash caches the numpy mask processing itself)."""
     b = _block(seq)
-    sizes = sa.BlockSizes(block_q=b, block_kv=b, block_kv_compute=b, block_q_dkv=b,
-                          block_kv_dkv=b, block_kv_dkv_compute=b, block_q_dq=b,
-                          block_kv_dq=b)
+    sizes = sa.BlockSizes(
+        block_q=b,
+        block_kv=b,
+        block_kv_compute=b,
+        block_q_dkv=b,
+        block_kv_dkv=b,
+        block_kv_dkv_compute=b,
+        block_q_dq=b,
+        block_kv_dq=b,
+    )
     causal = sa.CausalMask((seq, seq))
     future = sa.LocalMask((seq, seq), window_size=(-1, band - 1), offset=0)
-    make = functools.partial(sa.make_splash_mha, block_sizes=sizes, save_residuals=True,
-                             head_shards=1, q_seq_shards=1, interpret=interpret)
-    return (make(sa.MultiHeadMask([causal] * heads)),
-            make(sa.MultiHeadMask([future] * heads)))
+    make = functools.partial(
+        sa.make_splash_mha,
+        block_sizes=sizes,
+        save_residuals=True,
+        head_shards=1,
+        q_seq_shards=1,
+        interpret=interpret,
+    )
+    return (make(sa.MultiHeadMask([causal] * heads)), make(sa.MultiHeadMask([future] * heads)))
 
 
 def _part_bwd(kernel, q, k, v, seg, out, lse, dout):
     """dq, dk, dv of one part given the merged out/lse (see the module docstring)."""
     kw = kernel.kwargs
-    res = (q, k, v, sa.SegmentIds(seg, seg), None, out, lse, kernel.dq_mask_info,
-           kernel.dkv_mask_info)
+    res = (
+        q,
+        k,
+        v,
+        sa.SegmentIds(seg, seg),
+        None,
+        out,
+        lse,
+        kernel.dq_mask_info,
+        kernel.dkv_mask_info,
+    )
     grads = sk._splash_attention_bwd(  # pylint: disable=protected-access
-        False, kw["mask_value"], kw["is_mqa"], kw["block_sizes"], None,
-        kw["mask_function"], kw["attn_logits_soft_cap"], kw["interpret"], res, dout)
+        False,
+        kw["mask_value"],
+        kw["is_mqa"],
+        kw["block_sizes"],
+        None,
+        kw["mask_function"],
+        kw["attn_logits_soft_cap"],
+        kw["interpret"],
+        res,
+        dout,
+    )
     return grads[3:6]
 
 
@@ -87,8 +120,9 @@ def _merged_fwd(q, k, v, seg_a, seg_b, band, interpret):
     out_b, (lse_b,) = kern_b(q, k, v, segment_ids=sa.SegmentIds(seg_b, seg_b))
     # A row of B with no allowed key has lse ~ -3e38: its weight is exactly 0.
     lse = jnp.logaddexp(lse_a, lse_b)
-    out = (jnp.exp(lse_a - lse)[..., None] * out_a.astype(jnp.float32) +
-           jnp.exp(lse_b - lse)[..., None] * out_b.astype(jnp.float32))
+    out = jnp.exp(lse_a - lse)[..., None] * out_a.astype(jnp.float32) + jnp.exp(lse_b - lse)[
+        ..., None
+    ] * out_b.astype(jnp.float32)
     return out.astype(q.dtype), lse
 
 
@@ -126,8 +160,9 @@ def _local(q, k, v, seg, *, band, interpret):
     seg_a, seg_b = part_segment_ids(seg)
     heads_first = lambda x: jnp.swapaxes(x, 1, 2)  # [B, S, H, D] <-> [B, H, S, D]
     fn = functools.partial(_two_part, band=band, interpret=interpret)
-    out = jax.vmap(fn)(heads_first(q * (d ** -0.5)).astype(q.dtype), heads_first(k),
-                       heads_first(v), seg_a, seg_b)
+    out = jax.vmap(fn)(
+        heads_first(q * (d**-0.5)).astype(q.dtype), heads_first(k), heads_first(v), seg_a, seg_b
+    )
     return heads_first(out)
 
 
@@ -147,8 +182,10 @@ def splash_attention(q, k, v, seg, *, band: int, interpret: bool | None = None):
     (the token at sequence index i is row i). Same result as `attention.dense_attention`
     with indices 0..S-1 on every row that is not padding."""
     if band < 2:  # an empty band would leave part B rows without a block (0/0)
-        raise ValueError(f"model.attention='splash' needs model.max_frame_tokens >= 2 (the "
-                         f"longest frame, in tokens), not {band}")
+        raise ValueError(
+            f"model.attention='splash' needs model.max_frame_tokens >= 2 (the "
+            f"longest frame, in tokens), not {band}"
+        )
     _block(q.shape[1])
     mesh = jax.sharding.get_abstract_mesh()
     if interpret is None:
@@ -158,8 +195,9 @@ def splash_attention(q, k, v, seg, *, band: int, interpret: bool | None = None):
         return fn(q, k, v, seg)
     # A Pallas call has no sharding rule: run it per shard, batch (and heads) split.
     qs, ks, ss = _specs(q.shape, k.shape, mesh)
-    return jax.shard_map(fn, mesh=mesh, in_specs=(qs, ks, ks, ss), out_specs=qs,
-                         check_vma=False)(q, k, v, seg)
+    return jax.shard_map(fn, mesh=mesh, in_specs=(qs, ks, ks, ss), out_specs=qs, check_vma=False)(
+        q, k, v, seg
+    )
 
 
 def poison_long_frames(x, seg, band: int):
@@ -171,9 +209,13 @@ def poison_long_frames(x, seg, band: int):
     bad = longest > band
 
     def report():
-        jax.debug.print("splash attention: a frame of {n} tokens is longer than "
-                        "model.max_frame_tokens={b}; raise it (or use another "
-                        "model.attention)", n=longest, b=band)
+        jax.debug.print(
+            "splash attention: a frame of {n} tokens is longer than "
+            "model.max_frame_tokens={b}; raise it (or use another "
+            "model.attention)",
+            n=longest,
+            b=band,
+        )
 
     jax.lax.cond(bad, report, lambda: None)
     return jnp.where(bad, jnp.nan, x).astype(x.dtype)

@@ -1,9 +1,10 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """Print parameter counts of the model presets (or of a config's model), no allocation.
 
-  python -m lumos_jax.model.summary                      # all presets
-  python -m lumos_jax.model.summary --preset=3.6b --detail
+python -m lumos_jax.model.summary                      # all presets
+python -m lumos_jax.model.summary --preset=3.6b --detail
 """
+
 from __future__ import annotations
 
 import collections
@@ -14,6 +15,7 @@ from flax import nnx
 
 from lumos_jax.model.config import PRESETS, ModelConfig, preset
 from lumos_jax.model.decoder import Decoder
+
 
 def _define_flags():
     flags.DEFINE_list("preset", list(PRESETS), "Presets to summarise.")
@@ -34,8 +36,10 @@ def count_params(cfg: ModelConfig) -> tuple[int, dict[str, int]]:
 
 
 def describe(cfg: ModelConfig) -> str:
-    return (f"E={cfg.embed_dim} L={cfg.num_layers} H={cfg.num_heads} Hkv={cfg.num_kv_heads} "
-            f"D={cfg.head_dim} F={cfg.mlp_dim} V={cfg.vocab_size}")
+    return (
+        f"E={cfg.embed_dim} L={cfg.num_layers} H={cfg.num_heads} Hkv={cfg.num_kv_heads} "
+        f"D={cfg.head_dim} F={cfg.mlp_dim} V={cfg.vocab_size}"
+    )
 
 
 def main(argv):

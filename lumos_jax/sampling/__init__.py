@@ -12,12 +12,18 @@
 The jax-side names are imported on first use, so `config_lib` can import
 `lumos_jax.sampling.config` without pulling in the model.
 """
+
 import importlib
 
 from lumos_jax.sampling.config import MODES, Settings, default_config
 
-_LAZY = {"generate": "api", "build_sampler": "api", "default_mesh": "api",
-         "vocab_for_model": "api", "Sampler": "sampler"}
+_LAZY = {
+    "generate": "api",
+    "build_sampler": "api",
+    "default_mesh": "api",
+    "vocab_for_model": "api",
+    "Sampler": "sampler",
+}
 
 __all__ = ["MODES", "Settings", "default_config", *_LAZY]
 

@@ -1,5 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """`generate`: the one library entry point (token ids in, visual codes out)."""
+
 from __future__ import annotations
 
 import jax
@@ -18,7 +19,10 @@ def vocab_for_model(cfg: ModelConfig) -> layout.Vocab:
     """The vocabulary a model config was built with (release, else the compact layout)."""
     release = layout.release_vocab()
     if (cfg.visual_offset, cfg.visual_size, cfg.vocab_size) == (
-            release.visual_offset, release.visual_size, release.size):
+        release.visual_offset,
+        release.visual_size,
+        release.size,
+    ):
         return release
     return layout.compact_vocab(cfg.visual_offset - 64, cfg.visual_size)
 
@@ -30,20 +34,34 @@ def default_mesh() -> jax.sharding.Mesh | None:
     return parallel.make_mesh({"data": -1, "fsdp": 1, "tensor": 1})
 
 
-def build_sampler(model, config, prompts, *, vocab: layout.Vocab | None = None,
-                  mesh="auto") -> Sampler:
+def build_sampler(
+    model, config, prompts, *, vocab: layout.Vocab | None = None, mesh="auto"
+) -> Sampler:
     """The (cached) compiled sampler for these settings, batch and prompt bucket."""
     cfg = model if isinstance(model, ModelConfig) else model.cfg
     vocab = vocab or vocab_for_model(cfg)
-    settings = config if isinstance(config, Settings) else Settings.from_config(
-        config, max_size_value=vocab.max_size_value)
+    settings = (
+        config
+        if isinstance(config, Settings)
+        else Settings.from_config(config, max_size_value=vocab.max_size_value)
+    )
     mesh = default_mesh() if isinstance(mesh, str) and mesh == "auto" else mesh
     bucket = plan_lib.prompt_bucket(prompts, settings)
     return get_sampler(cfg, settings, vocab, len(prompts), bucket, mesh)
 
 
-def generate(model, params, prompts, config, key, *, first_frames=None,
-             vocab: layout.Vocab | None = None, mesh="auto", on_frame=None) -> np.ndarray:
+def generate(
+    model,
+    params,
+    prompts,
+    config,
+    key,
+    *,
+    first_frames=None,
+    vocab: layout.Vocab | None = None,
+    mesh="auto",
+    on_frame=None,
+) -> np.ndarray:
     """Text (+ first frame) -> visual codes, AR-DF with CFG and KV cache (or a baseline).
 
     model: a `Decoder` (concrete or from jax.eval_shape) or its `ModelConfig`.

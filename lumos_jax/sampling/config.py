@@ -6,6 +6,7 @@ it imports nothing heavy so configs stay cheap to load. `Settings.from_config` c
 every field and turns the ConfigDict into a frozen dataclass, which the sampler uses as
 the static part of its compiled programs (same settings -> no recompilation).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -42,37 +43,41 @@ def default_config(task: str = "t2v", resolution: str = "64px") -> ml_collection
     height, width = RESOLUTIONS[resolution]
     tiny = resolution == "64px"
     frames = 1 if task == "t2i" else (17 if tiny else 25)
-    return ml_collections.ConfigDict(dict(
-        mode="ardf_cache",  # ardf_cache | ardf_nocache (baseline) | next_token (baseline)
-        steps=50,  # masked-decoding steps per latent frame
-        # CFG scale for videos: g * (cond - uncond) + uncond; 1 = no CFG
-        guidance=7.0 if tiny else 15.0,
-        guidance_image=16.0,  # CFG scale when a single frame (an image) is generated
-        temperature=1.0,  # softmax temperature of the token draw; 0 = greedy
-        top_k=0,  # 0 = off
-        top_p=1.0,  # 1 = off
-        choice_temperature=4.5,  # tau0 of the re-masking noise (MaskGIT's value)
-        anneal="linear",  # see ANNEALING; 'release' reproduces the compounding
-        history_mask_ratio=0.7,  # finished frames enter the cache this much masked; 0 = off
-        frames=frames, height=height, width=width,
-        fps=1 if task == "t2i" else (8 if tiny else 12),
-        duration=0,  # seconds (size token); 0 = round(frames / fps), 1 for images
-        temporal_compression=4,  # pixel frames per latent frame after the first
-        prompt_len=0,  # static prompt bucket (tokens incl. bos/separator/header); 0 = auto
-        position_strides=(4, 8, 8),  # config_lib links it to config.data.position_strides
-        cache_dtype="",  # KV cache dtype; '' = the model's compute dtype
-        fast_compile=False,  # XLA optimisation level 0: CPU smoke tests compile ~2x faster
-        seed=0,
-        # CLI: tokenizer.json / sentencepiece .model (lumos_jax.tokenizer.text.load); the
-        # tiny preset: the one next to its built-in records (lumos_jax.data.builtin).
-        text_tokenizer="builtin:text_tokenizer" if tiny else "",
-        # CLI: visual tokenizer workdir, step dir or .safetensors file; the tiny preset:
-        # the shipped one its built-in records were made with.
-        tokenizer_ckpt="builtin:visual_tokenizer" if tiny else "",
-        # '' = the architecture recorded in the tokenizer workdir (tokenizer_config.json);
-        # a Cosmos .safetensors file records none: dv4x8x8 is the release's.
-        tokenizer_preset="" if tiny else "dv4x8x8",
-    ))
+    return ml_collections.ConfigDict(
+        dict(
+            mode="ardf_cache",  # ardf_cache | ardf_nocache (baseline) | next_token (baseline)
+            steps=50,  # masked-decoding steps per latent frame
+            # CFG scale for videos: g * (cond - uncond) + uncond; 1 = no CFG
+            guidance=7.0 if tiny else 15.0,
+            guidance_image=16.0,  # CFG scale when a single frame (an image) is generated
+            temperature=1.0,  # softmax temperature of the token draw; 0 = greedy
+            top_k=0,  # 0 = off
+            top_p=1.0,  # 1 = off
+            choice_temperature=4.5,  # tau0 of the re-masking noise (MaskGIT's value)
+            anneal="linear",  # see ANNEALING; 'release' reproduces the compounding
+            history_mask_ratio=0.7,  # finished frames enter the cache this much masked; 0 = off
+            frames=frames,
+            height=height,
+            width=width,
+            fps=1 if task == "t2i" else (8 if tiny else 12),
+            duration=0,  # seconds (size token); 0 = round(frames / fps), 1 for images
+            temporal_compression=4,  # pixel frames per latent frame after the first
+            prompt_len=0,  # static prompt bucket (tokens incl. bos/separator/header); 0 = auto
+            position_strides=(4, 8, 8),  # config_lib links it to config.data.position_strides
+            cache_dtype="",  # KV cache dtype; '' = the model's compute dtype
+            fast_compile=False,  # XLA optimisation level 0: CPU smoke tests compile ~2x faster
+            seed=0,
+            # CLI: tokenizer.json / sentencepiece .model (lumos_jax.tokenizer.text.load); the
+            # tiny preset: the one next to its built-in records (lumos_jax.data.builtin).
+            text_tokenizer="builtin:text_tokenizer" if tiny else "",
+            # CLI: visual tokenizer workdir, step dir or .safetensors file; the tiny preset:
+            # the shipped one its built-in records were made with.
+            tokenizer_ckpt="builtin:visual_tokenizer" if tiny else "",
+            # '' = the architecture recorded in the tokenizer workdir (tokenizer_config.json);
+            # a Cosmos .safetensors file records none: dv4x8x8 is the release's.
+            tokenizer_preset="" if tiny else "dv4x8x8",
+        )
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,32 +119,51 @@ class Settings:
         _check(c.mode in MODES, f"sampling.mode={c.mode!r}: expected one of {MODES}")
         _check(c.anneal in ANNEALING, f"sampling.anneal={c.anneal!r}: expected {ANNEALING}")
         _check(int(c.steps) >= 1, f"sampling.steps={c.steps} must be >= 1")
-        _check(0.0 <= c.history_mask_ratio < 1.0,
-               f"sampling.history_mask_ratio={c.history_mask_ratio} must be in [0, 1)")
+        _check(
+            0.0 <= c.history_mask_ratio < 1.0,
+            f"sampling.history_mask_ratio={c.history_mask_ratio} must be in [0, 1)",
+        )
         _check(0.0 < c.top_p <= 1.0, f"sampling.top_p={c.top_p} must be in (0, 1]")
-        _check(int(c.top_k) >= 0 and c.temperature >= 0,
-               f"sampling.top_k={c.top_k} / temperature={c.temperature} must be >= 0")
+        _check(
+            int(c.top_k) >= 0 and c.temperature >= 0,
+            f"sampling.top_k={c.top_k} / temperature={c.temperature} must be >= 0",
+        )
         tc = int(c.temporal_compression)
-        _check(c.frames >= 1 and (c.frames - 1) % tc == 0,
-               f"sampling.frames={c.frames} must be 1 + k * {tc} pixel frames (k >= 0)")
+        _check(
+            c.frames >= 1 and (c.frames - 1) % tc == 0,
+            f"sampling.frames={c.frames} must be 1 + k * {tc} pixel frames (k >= 0)",
+        )
         latent = 1 + (int(c.frames) - 1) // tc
         _check_resolution(int(c.height), int(c.width), max_size_value)
         fps = int(c.fps) if latent > 1 else 1
         duration = int(c.duration) or (1 if latent == 1 else max(1, round(c.frames / fps)))
         for name, v in (("fps", fps), ("duration", duration)):
             if max_size_value is not None and not 0 <= v < max_size_value:
-                raise ValueError(f"sampling.{name}={v} has no size token "
-                                 f"(values 0..{max_size_value - 1})")
+                raise ValueError(
+                    f"sampling.{name}={v} has no size token (values 0..{max_size_value - 1})"
+                )
         guidance = float(c.guidance_image if latent == 1 else c.guidance)
-        return cls(mode=c.mode, steps=int(c.steps), guidance=guidance,
-                   temperature=float(c.temperature), top_k=int(c.top_k), top_p=float(c.top_p),
-                   choice_temperature=float(c.choice_temperature), anneal=c.anneal,
-                   history_mask_ratio=float(c.history_mask_ratio), latent_frames=latent,
-                   frames=int(c.frames),
-                   height=int(c.height), width=int(c.width), fps=fps, duration=duration,
-                   prompt_len=int(c.prompt_len),
-                   strides=tuple(int(s) for s in c.position_strides),
-                   cache_dtype=str(c.cache_dtype), fast_compile=bool(c.fast_compile))
+        return cls(
+            mode=c.mode,
+            steps=int(c.steps),
+            guidance=guidance,
+            temperature=float(c.temperature),
+            top_k=int(c.top_k),
+            top_p=float(c.top_p),
+            choice_temperature=float(c.choice_temperature),
+            anneal=c.anneal,
+            history_mask_ratio=float(c.history_mask_ratio),
+            latent_frames=latent,
+            frames=int(c.frames),
+            height=int(c.height),
+            width=int(c.width),
+            fps=fps,
+            duration=duration,
+            prompt_len=int(c.prompt_len),
+            strides=tuple(int(s) for s in c.position_strides),
+            cache_dtype=str(c.cache_dtype),
+            fast_compile=bool(c.fast_compile),
+        )
 
 
 def _check(ok: bool, message: str) -> None:
@@ -150,9 +174,13 @@ def _check(ok: bool, message: str) -> None:
 def _check_resolution(height: int, width: int, max_size_value: int | None) -> None:
     """Size tokens carry H/32 and W/32, so both must be positive multiples of 32."""
     if height <= 0 or width <= 0 or height % 32 or width % 32:
-        raise ValueError(f"unsupported resolution {width}x{height} (sampling.width x "
-                         f"sampling.height): both must be positive multiples of 32 px, e.g. "
-                         f"64x64, 448x256 or 672x384")
+        raise ValueError(
+            f"unsupported resolution {width}x{height} (sampling.width x "
+            f"sampling.height): both must be positive multiples of 32 px, e.g. "
+            f"64x64, 448x256 or 672x384"
+        )
     if max_size_value is not None and max(height, width) // 32 >= max_size_value:
-        raise ValueError(f"unsupported resolution {width}x{height}: sizes above "
-                         f"{32 * (max_size_value - 1)} px have no size token in this vocabulary")
+        raise ValueError(
+            f"unsupported resolution {width}x{height}: sizes above "
+            f"{32 * (max_size_value - 1)} px have no size token in this vocabulary"
+        )

@@ -4,6 +4,7 @@
 Logits here are over the visual slice only (`Decoder.logits(visual_only=True)`): ids
 outside it never get probability, which is the reference's "-inf outside the slice".
 """
+
 from __future__ import annotations
 
 import jax

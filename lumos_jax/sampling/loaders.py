@@ -5,6 +5,7 @@ Each loader checks what it reads against the config before restoring, so a check
 of another model size, or a tokenizer with another codebook, fails with the config key
 and the mismatching shapes named instead of an Orbax traceback.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,9 +28,11 @@ def latest_step_dir(workdir: str) -> str:
     root = os.path.join(os.path.abspath(os.path.expanduser(workdir)), "checkpoints")
     step = latest_complete_step(root, "state")
     if step is None:
-        raise FileNotFoundError(f"--workdir={workdir!r}: no complete checkpoint under {root} "
-                                f"(train one with python -m lumos_jax.train, or pass "
-                                f"--checkpoint=PATH)")
+        raise FileNotFoundError(
+            f"--workdir={workdir!r}: no complete checkpoint under {root} "
+            f"(train one with python -m lumos_jax.train, or pass "
+            f"--checkpoint=PATH)"
+        )
     return os.path.join(root, str(step))
 
 
@@ -38,17 +41,25 @@ def check_params_match(path: str, abstract_params) -> None:
     state = os.path.join(path, "state")
     item = item_metadata(state if os.path.isdir(state) else path)
     stored = item["params"] if os.path.isdir(state) else item
-    got = {jax.tree_util.keystr(k): tuple(v.shape)
-           for k, v in jax.tree_util.tree_leaves_with_path(stored)}
-    want = {jax.tree_util.keystr(k): tuple(v.shape)
-            for k, v in jax.tree_util.tree_leaves_with_path(abstract_params)}
-    bad = [f"{k}: checkpoint {got.get(k, 'missing')}, config {want[k]}"
-           for k in sorted(want) if got.get(k) != want[k]]
+    got = {
+        jax.tree_util.keystr(k): tuple(v.shape)
+        for k, v in jax.tree_util.tree_leaves_with_path(stored)
+    }
+    want = {
+        jax.tree_util.keystr(k): tuple(v.shape)
+        for k, v in jax.tree_util.tree_leaves_with_path(abstract_params)
+    }
+    bad = [
+        f"{k}: checkpoint {got.get(k, 'missing')}, config {want[k]}"
+        for k in sorted(want)
+        if got.get(k) != want[k]
+    ]
     bad += [f"{k}: in the checkpoint, not in the config" for k in sorted(set(got) - set(want))]
     if bad:
-        raise ValueError(f"checkpoint {path} does not match the config's model (config.model.* "
-                         f"/ config.vocab.*): {len(bad)} parameter(s) differ, e.g. "
-                         + "; ".join(bad[:4]))
+        raise ValueError(
+            f"checkpoint {path} does not match the config's model (config.model.* "
+            f"/ config.vocab.*): {len(bad)} parameter(s) differ, e.g. " + "; ".join(bad[:4])
+        )
 
 
 def model_config(config, mesh: jax.sharding.Mesh) -> ModelConfig:
@@ -58,12 +69,21 @@ def model_config(config, mesh: jax.sharding.Mesh) -> ModelConfig:
     return ModelConfig.from_dict(config.model.to_dict())
 
 
-def load_decoder_params(model_cfg: ModelConfig, mesh: jax.sharding.Mesh,
-                        vocab: layout.Vocab, *, workdir: str = "", checkpoint: str = ""):
+def load_decoder_params(
+    model_cfg: ModelConfig,
+    mesh: jax.sharding.Mesh,
+    vocab: layout.Vocab,
+    *,
+    workdir: str = "",
+    checkpoint: str = "",
+):
     """Params restored onto `mesh` (the trainer's shardings) from --checkpoint or
     --workdir's latest step. Returns (params, path)."""
-    path = os.path.abspath(os.path.expanduser(checkpoint)) if checkpoint else (
-        latest_step_dir(workdir))
+    path = (
+        os.path.abspath(os.path.expanduser(checkpoint))
+        if checkpoint
+        else (latest_step_dir(workdir))
+    )
     if not os.path.isdir(path):
         raise FileNotFoundError(f"--checkpoint={checkpoint!r}: no such directory")
     abstract = params_lib.abstract_params(decoder.abstract_decoder(model_cfg), mesh)
@@ -81,30 +101,34 @@ def load_visual_tokenizer(path: str, preset_or_cfg, vocab: layout.Vocab):
     tokenizer trainer recorded in its workdir (a .safetensors file needs a name).
     """
     if not path:
-        raise ValueError("no visual tokenizer: pass --tokenizer_ckpt=DIR (or set "
-                         "config.sampling.tokenizer_ckpt)")
+        raise ValueError(
+            "no visual tokenizer: pass --tokenizer_ckpt=DIR (or set config.sampling.tokenizer_ckpt)"
+        )
     path = os.path.abspath(os.path.expanduser(path))
 
     def check_codes(cfg):
         if cfg.codebook_size != vocab.visual_size:
-            raise ValueError(f"the visual tokenizer {path} has {cfg.codebook_size} codes but "
-                             f"the vocabulary has {vocab.visual_size} visual ids "
-                             f"(config.vocab)")
+            raise ValueError(
+                f"the visual tokenizer {path} has {cfg.codebook_size} codes but "
+                f"the vocabulary has {vocab.visual_size} visual ids "
+                f"(config.vocab)"
+            )
 
     if not path.endswith(".safetensors"):
         model = checkpoint_io.load_visual_tokenizer(path, preset_or_cfg or None)[0]
         check_codes(model.cfg)
         return model
     if not preset_or_cfg:
-        raise ValueError(f"{path}: a .safetensors tokenizer records no architecture; "
-                         f"set config.sampling.tokenizer_preset (e.g. dv4x8x8)")
+        raise ValueError(
+            f"{path}: a .safetensors tokenizer records no architecture; "
+            f"set config.sampling.tokenizer_preset (e.g. dv4x8x8)"
+        )
     cfg = checkpoint_io.tokenizer_config_from(preset_or_cfg)
     check_codes(cfg)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"--tokenizer_ckpt={path!r}: no such file")
     graphdef, abstract = tok_model.abstract_model(cfg)
-    model = nnx.merge(graphdef, jax.tree.map(
-        lambda x: jax.numpy.zeros(x.shape, x.dtype), abstract))
+    model = nnx.merge(graphdef, jax.tree.map(lambda x: jax.numpy.zeros(x.shape, x.dtype), abstract))
     return convert_cosmos.load_params_file(model, path)
 
 
@@ -113,6 +137,8 @@ def load_text_tokenizer(path: str, vocab: layout.Vocab):
     """The project's text tokenizer (lumos_jax.tokenizer.text): a tokenizer.json, a
     sentencepiece .model, or a directory with one (e.g. the one `data.prepare` wrote)."""
     if not path:
-        raise ValueError("--prompt needs a text tokenizer: pass --text_tokenizer=PATH or set "
-                         "config.sampling.text_tokenizer (or give --prompt_ids)")
+        raise ValueError(
+            "--prompt needs a text tokenizer: pass --text_tokenizer=PATH or set "
+            "config.sampling.text_tokenizer (or give --prompt_ids)"
+        )
     return text.load(path, vocab)

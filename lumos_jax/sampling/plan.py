@@ -11,6 +11,7 @@ the cached, uncached and next-token samplers share one layout. Positions do not 
 padding: a row whose prefix has n real tokens numbers them 0..n-1 and its frames exactly
 as `layout.build_sequence` would (frame positions = a template + n).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,16 +50,31 @@ def frame_plan(settings: Settings, vocab: layout.Vocab, *, rope_1d: bool) -> Fra
     for f in range(frames):
         # As if the prefix had 0 tokens: frame f starts at f * per, s0 = 3 (its first content
         # token of frame 0); a row with an n-token prefix adds n to every coordinate.
-        tok, _, pos, _ = layout.frame_block(zeros, height=settings.height, width=settings.width,
-                                            first_frame=f, start=f * per, s0=3, vocab=vocab,
-                                            strides=settings.strides, rope_1d=rope_1d)
+        tok, _, pos, _ = layout.frame_block(
+            zeros,
+            height=settings.height,
+            width=settings.width,
+            first_frame=f,
+            start=f * per,
+            s0=3,
+            vocab=vocab,
+            strides=settings.strides,
+            rope_1d=rope_1d,
+        )
         positions.append(pos)
     masked = tok.copy()
     masked[code_offsets] = vocab.mask
     content = rows * (cols + 1)
     history = 3 + schedule.history_mask_positions(content, settings.history_mask_ratio)
-    return FramePlan(rows, cols, per, code_offsets.astype(np.int32), masked.astype(np.int32),
-                     np.stack(positions).astype(np.int32), history.astype(np.int32))
+    return FramePlan(
+        rows,
+        cols,
+        per,
+        code_offsets.astype(np.int32),
+        masked.astype(np.int32),
+        np.stack(positions).astype(np.int32),
+        history.astype(np.int32),
+    )
 
 
 def prompt_bucket(prompts, settings: Settings) -> int:
@@ -66,8 +82,10 @@ def prompt_bucket(prompts, settings: Settings) -> int:
     longest = max(len(p) for p in prompts) + 5  # bos + text + separator + 3-token header
     if settings.prompt_len:
         if longest > settings.prompt_len:
-            raise ValueError(f"a prompt needs {longest} tokens (text + 5 specials) but "
-                             f"sampling.prompt_len={settings.prompt_len}; raise it or set 0")
+            raise ValueError(
+                f"a prompt needs {longest} tokens (text + 5 specials) but "
+                f"sampling.prompt_len={settings.prompt_len}; raise it or set 0"
+            )
         return settings.prompt_len
     return -(-longest // 16) * 16
 
@@ -80,8 +98,11 @@ def prefix_rows(prompts, settings: Settings, vocab: layout.Vocab, branches: int)
     prompt, as `records.TokenRecord.text_ids`: no bos or separator).
     """
     p = prompt_bucket(prompts, settings)
-    header = [vocab.video_start, vocab.size_token(settings.duration),
-              vocab.size_token(settings.fps)]
+    header = [
+        vocab.video_start,
+        vocab.size_token(settings.duration),
+        vocab.size_token(settings.fps),
+    ]
     rows = []
     for ids in prompts:
         ids = _check_text_ids(ids, vocab)
@@ -95,9 +116,9 @@ def prefix_rows(prompts, settings: Settings, vocab: layout.Vocab, branches: int)
     lengths = np.zeros((r,), np.int32)
     for i, row in enumerate(rows):
         n = len(row)
-        tokens[i, p - n:] = row
-        segments[i, p - n:] = layout.CAUSAL
-        positions[i, p - n:] = np.arange(n)[:, None]
+        tokens[i, p - n :] = row
+        segments[i, p - n :] = layout.CAUSAL
+        positions[i, p - n :] = np.arange(n)[:, None]
         lengths[i] = n
     return dict(tokens=tokens, segments=segments, positions=positions, lengths=lengths)
 
@@ -105,15 +126,18 @@ def prefix_rows(prompts, settings: Settings, vocab: layout.Vocab, branches: int)
 def _check_text_ids(ids, vocab: layout.Vocab) -> np.ndarray:
     ids = np.asarray(ids, np.int64).reshape(-1)
     if ids.size and (ids.min() < 0 or ids.max() >= vocab.text_size):
-        raise ValueError(f"prompt token id outside the text range [0, {vocab.text_size}): "
-                         f"min {ids.min()}, max {ids.max()} (text tokenizer ids must be "
-                         f"shifted by vocab.first_text_id={vocab.first_text_id})")
+        raise ValueError(
+            f"prompt token id outside the text range [0, {vocab.text_size}): "
+            f"min {ids.min()}, max {ids.max()} (text tokenizer ids must be "
+            f"shifted by vocab.first_text_id={vocab.first_text_id})"
+        )
     return ids.astype(np.int32)
 
 
 def frame_rows(plan: FramePlan, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions [R, F, per, 3] and segments [F, per] of every generated frame slot."""
     positions = plan.positions[None] + lengths[:, None, None, None]
-    segments = np.repeat(np.arange(plan.positions.shape[0], dtype=np.int32)[:, None],
-                         plan.per, axis=1)
+    segments = np.repeat(
+        np.arange(plan.positions.shape[0], dtype=np.int32)[:, None], plan.per, axis=1
+    )
     return positions.astype(np.int32), segments

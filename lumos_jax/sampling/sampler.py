@@ -16,6 +16,7 @@ Both CFG branches run as rows of one batch (see plan.py), so one forward pass se
 Every compiled program has static shapes; the frame index is a traced argument (one
 compilation for all frames) except in ardf_nocache, whose sequence grows per frame.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,15 +25,17 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from lumos_jax import layout, parallel
-from lumos_jax.model.config import ModelConfig
 from lumos_jax.model import decoder
 from lumos_jax.model import params as params_lib
+from lumos_jax.model.config import ModelConfig
 from lumos_jax.model.decoder import Decoder
 from lumos_jax.model.kv_cache import KVCache
-from lumos_jax.sampling import decode, plan as plan_lib, schedule
+from lumos_jax.sampling import decode, schedule
+from lumos_jax.sampling import plan as plan_lib
 from lumos_jax.sampling.config import Settings
 
 
@@ -43,11 +46,21 @@ class Sampler:
     (benchmarks take differences).
     """
 
-    def __init__(self, model_cfg: ModelConfig, settings: Settings, vocab: layout.Vocab, *,
-                 batch: int, prompt_len: int, mesh: jax.sharding.Mesh | None = None):
+    def __init__(
+        self,
+        model_cfg: ModelConfig,
+        settings: Settings,
+        vocab: layout.Vocab,
+        *,
+        batch: int,
+        prompt_len: int,
+        mesh: jax.sharding.Mesh | None = None,
+    ):
         self.cfg, self.settings, self.vocab, self.mesh = model_cfg, settings, vocab, mesh
-        if (vocab.visual_offset, vocab.visual_size) != (model_cfg.visual_offset,
-                                                        model_cfg.visual_size):
+        if (vocab.visual_offset, vocab.visual_size) != (
+            model_cfg.visual_offset,
+            model_cfg.visual_size,
+        ):
             raise ValueError("the vocabulary's visual slice differs from the model config's")
         self.abstract_model = decoder.abstract_decoder(model_cfg)
         self.batch, self.prompt_len = batch, prompt_len
@@ -56,11 +69,13 @@ class Sampler:
         self.plan = plan_lib.frame_plan(settings, vocab, rope_1d=model_cfg.rope_variant == "1d")
         self.max_len = prompt_len + settings.latent_frames * self.plan.per
         self.counts = schedule.masked_counts(self.plan.num_codes, settings.steps)
-        self.taus = schedule.choice_temperatures(settings.choice_temperature, settings.steps,
-                                                 settings.latent_frames, settings.anneal)
+        self.taus = schedule.choice_temperatures(
+            settings.choice_temperature, settings.steps, settings.latent_frames, settings.anneal
+        )
         self.stats = {"forward_passes": 0, "tokens": 0}
-        jit = functools.partial(jax.jit,
-                                compiler_options=parallel.compiler_options(settings.fast_compile))
+        jit = functools.partial(
+            jax.jit, compiler_options=parallel.compiler_options(settings.fast_compile)
+        )
         self._prefill = jit(self._prefill_impl)
         self._append = jit(self._append_impl, static_argnames="history")
         self._frame_cached = jit(self._frame_cached_impl)
@@ -93,8 +108,12 @@ class Sampler:
             return cache
         c = jax.lax.with_sharding_constraint
         kv = self._row_sharding(5, 1)  # [layers, rows, slots, kv_heads, head_dim]
-        return KVCache(c(cache.k, kv), c(cache.v, kv), c(cache.segments, self._row_sharding(2)),
-                       c(cache.end, self._row_sharding(1)))
+        return KVCache(
+            c(cache.k, kv),
+            c(cache.v, kv),
+            c(cache.segments, self._row_sharding(2)),
+            c(cache.end, self._row_sharding(1)),
+        )
 
     @functools.cached_property
     def param_shardings(self):
@@ -112,8 +131,9 @@ class Sampler:
         vals = codes + self.vocab.visual_offset
         if masked is not None:
             vals = jnp.where(masked, self.vocab.mask, vals)
-        base = jnp.broadcast_to(jnp.asarray(self.plan.masked_frame),
-                                (codes.shape[0], self.plan.per))
+        base = jnp.broadcast_to(
+            jnp.asarray(self.plan.masked_frame), (codes.shape[0], self.plan.per)
+        )
         frame = base.at[:, self.plan.code_offsets].set(vals)
         return jnp.repeat(frame, self.branches, axis=0)
 
@@ -197,8 +217,9 @@ class Sampler:
         is_code[self.plan.code_offsets] = True
         is_code = jnp.asarray(is_code)
         segments = jnp.full((self.rows, 1), f, jnp.int32)
-        frame = jnp.broadcast_to(jnp.asarray(np.append(self.plan.masked_frame, self.vocab.pad)),
-                                 (self.batch, per + 1))
+        frame = jnp.broadcast_to(
+            jnp.asarray(np.append(self.plan.masked_frame, self.vocab.pad)), (self.batch, per + 1)
+        )
 
         def body(j, carry):
             cache, frame = carry
@@ -210,8 +231,9 @@ class Sampler:
             ids, _ = decode.draw(jax.random.fold_in(key, j), guided, self.settings)
             nxt = jax.lax.dynamic_slice_in_dim(frame, j + 1, 1, 1)[:, 0]
             nxt = jnp.where(is_code[j + 1], ids + off, nxt)
-            return cache.advance(1), jax.lax.dynamic_update_slice_in_dim(frame, nxt[:, None],
-                                                                         j + 1, 1)
+            return cache.advance(1), jax.lax.dynamic_update_slice_in_dim(
+                frame, nxt[:, None], j + 1, 1
+            )
 
         cache, frame = jax.lax.fori_loop(0, per, body, (cache, frame))
         return frame[:, self.plan.code_offsets] - off, cache
@@ -225,8 +247,10 @@ class Sampler:
             raise ValueError(f"sampler built for {self.batch} prompts, got {len(prompts)}")
         pre = plan_lib.prefix_rows(prompts, self.settings, self.vocab, self.branches)
         if pre["tokens"].shape[1] != self.prompt_len:
-            raise ValueError(f"prompts need a {pre['tokens'].shape[1]}-token bucket; the "
-                             f"sampler was built for {self.prompt_len}")
+            raise ValueError(
+                f"prompts need a {pre['tokens'].shape[1]}-token bucket; the "
+                f"sampler was built for {self.prompt_len}"
+            )
         frame_pos, frame_seg = plan_lib.frame_rows(self.plan, pre["lengths"])
         shape = (self.batch, self.plan.rows, self.plan.cols)
         out = np.zeros((self.batch, self.settings.latent_frames, *shape[1:]), np.int32)
@@ -235,21 +259,34 @@ class Sampler:
             out[:, 0] = _check_first_frames(first_frames, shape, self.vocab)
             first = 1
         with self._ctx():
-            run = {"ardf_cache": self._run_cached, "next_token": self._run_cached,
-                   "ardf_nocache": self._run_nocache}[self.settings.mode]
+            run = {
+                "ardf_cache": self._run_cached,
+                "next_token": self._run_cached,
+                "ardf_nocache": self._run_nocache,
+            }[self.settings.mode]
             run(params, pre, frame_pos, frame_seg, out, first, key, on_frame)
         return out
 
     def _run_cached(self, params, pre, frame_pos, frame_seg, out, first, key, on_frame):
         del frame_seg  # segments are built inside the compiled programs
         nt = self.settings.mode == "next_token"
-        cache = self._prefill(params, self._put_rows(pre["tokens"]),
-                              self._put_rows(pre["positions"]), self._put_rows(pre["segments"]))
+        cache = self._prefill(
+            params,
+            self._put_rows(pre["tokens"]),
+            self._put_rows(pre["positions"]),
+            self._put_rows(pre["segments"]),
+        )
         self._count(1, self.prompt_len)
         per, last = self.plan.per, self.settings.latent_frames - 1
         if first:  # I2V: the given frame is history (masked, except in plain next-token)
-            cache = self._append(params, cache, jnp.asarray(out[:, 0].reshape(self.batch, -1)),
-                                 self._put_rows(frame_pos[:, 0]), jnp.int32(0), history=not nt)
+            cache = self._append(
+                params,
+                cache,
+                jnp.asarray(out[:, 0].reshape(self.batch, -1)),
+                self._put_rows(frame_pos[:, 0]),
+                jnp.int32(0),
+                history=not nt,
+            )
             self._count(1, per)
         for f in range(first, last + 1):
             pos = self._put_rows(frame_pos[:, f])
@@ -272,16 +309,22 @@ class Sampler:
         frames = self.settings.latent_frames
         masked = np.tile(self.plan.masked_frame, (r, frames))
         tokens = self._put_rows(np.concatenate([pre["tokens"], masked], 1))
-        positions = self._put_rows(np.concatenate(
-            [pre["positions"], frame_pos.reshape(r, -1, 3)], 1))
-        segments = self._put_rows(np.concatenate(
-            [pre["segments"], np.broadcast_to(frame_seg.reshape(1, -1), (r, frame_seg.size))], 1))
+        positions = self._put_rows(
+            np.concatenate([pre["positions"], frame_pos.reshape(r, -1, 3)], 1)
+        )
+        segments = self._put_rows(
+            np.concatenate(
+                [pre["segments"], np.broadcast_to(frame_seg.reshape(1, -1), (r, frame_seg.size))], 1
+            )
+        )
         if first:
-            tokens = self._write_history(tokens, jnp.asarray(out[:, 0].reshape(self.batch, -1)),
-                                         jnp.int32(0))
+            tokens = self._write_history(
+                tokens, jnp.asarray(out[:, 0].reshape(self.batch, -1)), jnp.int32(0)
+            )
         for f in range(first, frames):
-            codes = self._frame_nocache(params, tokens, positions, segments,
-                                        jax.random.fold_in(key, f), f=f)
+            codes = self._frame_nocache(
+                params, tokens, positions, segments, jax.random.fold_in(key, f), f=f
+            )
             self._count(self.settings.steps, self.prompt_len + (f + 1) * per)
             tokens = self._write_history(tokens, codes, jnp.int32(f))
             out[:, f] = np.asarray(codes).reshape(out.shape[0], *out.shape[2:])
@@ -292,16 +335,26 @@ class Sampler:
 def _check_first_frames(first_frames, shape, vocab: layout.Vocab) -> np.ndarray:
     codes = np.asarray(first_frames)
     if codes.shape != shape:
-        raise ValueError(f"first_frames must be codes [batch, rows, cols] = {shape} for this "
-                         f"resolution and batch, got {codes.shape}")
+        raise ValueError(
+            f"first_frames must be codes [batch, rows, cols] = {shape} for this "
+            f"resolution and batch, got {codes.shape}"
+        )
     if codes.min() < 0 or codes.max() >= vocab.visual_size:
-        raise ValueError(f"first-frame codes outside [0, {vocab.visual_size}): "
-                         f"min {codes.min()}, max {codes.max()}")
+        raise ValueError(
+            f"first-frame codes outside [0, {vocab.visual_size}): "
+            f"min {codes.min()}, max {codes.max()}"
+        )
     return codes.astype(np.int32)
 
 
 @functools.lru_cache(maxsize=16)
-def get_sampler(model_cfg: ModelConfig, settings: Settings, vocab: layout.Vocab, batch: int,
-                prompt_len: int, mesh=None) -> Sampler:
+def get_sampler(
+    model_cfg: ModelConfig,
+    settings: Settings,
+    vocab: layout.Vocab,
+    batch: int,
+    prompt_len: int,
+    mesh=None,
+) -> Sampler:
     """A cached Sampler: calls with the same static signature reuse its compilations."""
     return Sampler(model_cfg, settings, vocab, batch=batch, prompt_len=prompt_len, mesh=mesh)

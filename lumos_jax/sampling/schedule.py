@@ -4,6 +4,7 @@
 All three are static: they depend only on shapes and settings, so they are computed once
 on the host and enter the compiled sampler as constants.
 """
+
 from __future__ import annotations
 
 import math

@@ -12,6 +12,7 @@ disagrees with the record is refused before any weights are touched.
 The one reader of these checkpoints: data.prepare, the built-in data, the sampler's
 loaders, the evaluator and the tokenizer trainer's init_from all come here.
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,7 +30,6 @@ from lumos_jax import parallel, pixels
 from lumos_jax.checkpoint import latest_complete_step, restore_params
 from lumos_jax.tokenizer import config as tokenizer_config
 from lumos_jax.tokenizer import model as model_lib
-
 
 CONFIG_FILE = "tokenizer_config.json"
 
@@ -68,20 +68,27 @@ def resolve_config(ckpt: str, spec=None) -> tuple[tokenizer_config.TokenizerConf
     recorded, where = recorded_config(os.path.dirname(os.path.dirname(step_dir)))
     if not spec:
         if recorded is None:
-            raise ValueError(f"--tokenizer_ckpt={ckpt}: no {where} records the architecture; "
-                             f"name it with --tokenizer_config (a preset: "
-                             f"{sorted(tokenizer_config.PRESETS)}, or a .json of "
-                             f"TokenizerConfig fields)")
+            raise ValueError(
+                f"--tokenizer_ckpt={ckpt}: no {where} records the architecture; "
+                f"name it with --tokenizer_config (a preset: "
+                f"{sorted(tokenizer_config.PRESETS)}, or a .json of "
+                f"TokenizerConfig fields)"
+            )
         matches = [n for n, f in sorted(tokenizer_config.PRESETS.items()) if f() == recorded]
         return recorded, matches[0] if matches else "recorded"
     cfg = tokenizer_config_from(spec)
     if recorded is not None and recorded != cfg:
-        diff = {k: (v, getattr(recorded, k)) for k, v in cfg.to_dict().items()
-                if getattr(recorded, k) != v}
-        raise ValueError(f"--tokenizer_ckpt={ckpt} was trained as {where} says, not as "
-                         f"tokenizer config {spec if isinstance(spec, str) else 'given'}: "
-                         f"(given, recorded) differ in {diff}; drop the config to use "
-                         f"the record")
+        diff = {
+            k: (v, getattr(recorded, k))
+            for k, v in cfg.to_dict().items()
+            if getattr(recorded, k) != v
+        }
+        raise ValueError(
+            f"--tokenizer_ckpt={ckpt} was trained as {where} says, not as "
+            f"tokenizer config {spec if isinstance(spec, str) else 'given'}: "
+            f"(given, recorded) differ in {diff}; drop the config to use "
+            f"the record"
+        )
     return cfg, spec if isinstance(spec, str) else "custom"
 
 
@@ -111,9 +118,11 @@ def resolve_step_dir(ckpt: str) -> tuple[str, int | None]:
     steps = [latest_complete_step(path, item) for item in STEP_ITEMS]
     steps = [s for s in steps if s is not None]
     if not steps:
-        raise FileNotFoundError(f"--tokenizer_ckpt={ckpt}: no tokenizer checkpoint there "
-                                f"(expected WORKDIR/checkpoints/STEP/state or STEP/params "
-                                f"from lumos_jax.tokenizer.train)")
+        raise FileNotFoundError(
+            f"--tokenizer_ckpt={ckpt}: no tokenizer checkpoint there "
+            f"(expected WORKDIR/checkpoints/STEP/state or STEP/params "
+            f"from lumos_jax.tokenizer.train)"
+        )
     return os.path.join(path, str(max(steps))), max(steps)
 
 
@@ -150,21 +159,30 @@ def load_visual_tokenizer(ckpt: str, config=None):
         else:
             flat = ocp.StandardCheckpointer().restore(os.path.join(step_dir, "params"), target)
     except Exception as e:  # wrong architecture: missing keys or shape mismatch
-        raise ValueError(f"{step_dir}: cannot restore as a '{config}' visual tokenizer "
-                         f"({type(e).__name__}: {e})") from e
-    state = nnx.from_flat_state([(p, flat_abstract[p].replace(value=jnp.asarray(flat[n])))
-                                 for p, n in names])
+        raise ValueError(
+            f"{step_dir}: cannot restore as a '{config}' visual tokenizer ({type(e).__name__}: {e})"
+        ) from e
+    state = nnx.from_flat_state(
+        [(p, flat_abstract[p].replace(value=jnp.asarray(flat[n]))) for p, n in names]
+    )
     fingerprint = params_fingerprint(flat)
-    info = dict(id=f"{config}:{fingerprint[:16]}", config=config, checkpoint=step_dir,
-                step=step, params_sha256=fingerprint, codebook_size=cfg.codebook_size,
-                temporal_compression=cfg.temporal_compression,
-                spatial_compression=cfg.spatial_compression)
+    info = dict(
+        id=f"{config}:{fingerprint[:16]}",
+        config=config,
+        checkpoint=step_dir,
+        step=step,
+        params_sha256=fingerprint,
+        codebook_size=cfg.codebook_size,
+        temporal_compression=cfg.temporal_compression,
+        spatial_compression=cfg.spatial_compression,
+    )
     return nnx.merge(graphdef, state), info
 
 
 @functools.lru_cache(maxsize=8)
 def _jitted_encode(graphdef: nnx.GraphDef, fast_compile: bool):
     """One jitted encode per architecture: later runs in a process reuse its compiles."""
+
     def encode(state, frames):
         return nnx.merge(graphdef, state).encode(pixels.to_model_range(frames))
 
@@ -185,7 +203,7 @@ class VisualEncoder:
         n, b = len(frames), self.batch_size
         out = []
         for start in range(0, n, b):
-            batch = frames[start:start + b]
+            batch = frames[start : start + b]
             if len(batch) < b:
                 pad = np.repeat(batch[-1:], b - len(batch), axis=0)
                 batch = np.concatenate([batch, pad])
@@ -196,8 +214,10 @@ class VisualEncoder:
 @functools.lru_cache(maxsize=8)
 def _tokenizer_fn(graphdef, method: str, fast_compile: bool):
     """One jitted encode/decode per tokenizer architecture (reused across calls)."""
+
     def fn(state, x):
         return getattr(nnx.merge(graphdef, state), method)(x)
+
     return jax.jit(fn, compiler_options=parallel.compiler_options(fast_compile))
 
 

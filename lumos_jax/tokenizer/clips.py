@@ -90,4 +90,3 @@ def load_clips(
     if clips.shape != want or clips.dtype != np.uint8:
         raise ValueError(f"clip source returned {clips.dtype} {clips.shape}; expected uint8 {want}")
     return clips
-
