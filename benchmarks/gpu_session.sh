@@ -6,11 +6,15 @@
 #
 #   OUT=DIR W=WORKDIR bash benchmarks/gpu_session.sh
 #   OUT=/tmp/o W=/tmp/w PY=.venv/bin/python MFU_PRESET=tiny SEQ=512 MATMUL=1024 TOK_STEPS=20 \
+#     MFU2_PRESET=tiny SEQ_1B=512 SAMPLE_PRESET=tiny SAMPLE_H=64 SAMPLE_W=64 \
 #     TOK_CLIPS=256 T2V_STEPS=10 T2V_CLIPS=128 TLIMIT=5 bash benchmarks/gpu_session.sh  # CPU dry run
 #
 # 1. benchmarks/attention_paths.py: the cudnn path against xla / blockwise (errors, ms);
 # 2. benchmarks/mfu.py: the 0.5b preset's train step in bf16 (cudnn attention; dense
-#    if the cudnn step fails);
+#    if the cudnn step fails), then the 1b preset at its 256p bucket (13,312 tokens) with
+#    model.attention=auto (issue 18's goal: >= 50% MFU against the same run's matmul peak);
+# 2b. benchmarks/sampling.py: the 1b preset at 256p (448x256 px), KV-cached AR-DF vs
+#    next-token decoding (the paper's bandwidth-bound regime), SAMPLE_FRAMES latent frames;
 # 3. the ShapesMotion visual tokenizer continued from assets/tokenizer_shapes at batch 64
 #    and constant lr for a fixed wall time, then the generation ceiling
 #    (benchmarks/tokenizer_upper_bound.py) of its last two checkpoints and the shipped one;
@@ -55,6 +59,18 @@ for a in cudnn dense; do
   quiet < "$L/mfu_$a.txt" | tail -12 | tee -a "$R"
   [ $ok = 0 ] && break
 done
+
+stage "2a/4 MFU, ${MFU2_PRESET:-1b} preset at 256p, attention auto"
+timeout "$(lim 150)" $PY benchmarks/mfu.py --preset="${MFU2_PRESET:-1b}" --seq="${SEQ_1B:-13312}" \
+  --batch="${BATCH_1B:-2}" --dtype=bfloat16 --attention=auto --remat=full \
+  --matmul="$MATMUL" --steps=5 > "$L/mfu_1b.txt" 2>&1
+quiet < "$L/mfu_1b.txt" | tail -12 | tee -a "$R"
+
+stage "2b/4 sampling, ${SAMPLE_PRESET:-1b} preset: cached AR-DF vs next-token"
+timeout "$(lim 150)" $PY benchmarks/sampling.py --preset="${SAMPLE_PRESET:-1b}" \
+  --height="${SAMPLE_H:-256}" --width="${SAMPLE_W:-448}" --frames="${SAMPLE_FRAMES:-3}" \
+  --steps=50 --modes=ardf_cache,next_token > "$L/sampling.txt" 2>&1
+quiet < "$L/sampling.txt" | tail -8 | tee -a "$R"
 
 stage "3/4 visual tokenizer (continued from assets/tokenizer_shapes)"
 timeout "$(lim 170)" $PY -m lumos_jax.tokenizer.train --config=configs/tokenizer.py:shapes \
