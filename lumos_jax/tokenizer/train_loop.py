@@ -28,7 +28,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from lumos_jax import checkpoint as ckpt_lib
-from lumos_jax import metrics_io, optim, pixels, video_io
+from lumos_jax import metrics_io, optim, parallel, pixels, video_io
 from lumos_jax.tokenizer import checkpoint_io, fsq, losses
 from lumos_jax.tokenizer import clips as clips_lib
 from lumos_jax.tokenizer import model as model_lib
@@ -74,13 +74,6 @@ def make_optimizer(config, flat_params) -> optax.GradientTransformation:
     return optim.make_optimizer(cfg, mask=optim.decay_mask_by_rank(flat_params))
 
 
-def _compiler_options(config):
-    # fast_compile: XLA optimisation level 0, for CPU smoke tests (compiles ~2x faster).
-    if not config.fast_compile:
-        return None
-    return {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
-
-
 def _step_functions(config, cfg, graphdef, template, tx, mesh):
     """(jitted train step, jitted eval step) over a 1-D data mesh, params replicated."""
     fg_weight, fg_threshold = config.get("fg_weight", 0.0), config.get("fg_threshold", 0.3)
@@ -122,7 +115,7 @@ def _step_functions(config, cfg, graphdef, template, tx, mesh):
         return m.decode(codes), codes
 
     replicated, batch = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
-    opts = _compiler_options(config)
+    opts = parallel.compiler_options(config.fast_compile)
     train_step = jax.jit(
         train_step,
         in_shardings=(replicated, replicated, batch, replicated),
