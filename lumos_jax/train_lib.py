@@ -60,7 +60,7 @@ def check_given_sources(config) -> None:
 def check_init_from(config, workdir: str) -> None:
     """config.init_from must exist when it will be used: the workdir holds no checkpoint
     yet (a resumed run restores its own and never reads init_from)."""
-    path = os.path.expanduser(config.get("init_from", "") or "")
+    path = os.path.expanduser(config.init_from or "")
     if (
         path
         and not os.path.exists(path)
@@ -76,7 +76,7 @@ def check_init_from(config, workdir: str) -> None:
 def eval_data_config(config):
     """The held-out stream (config.eval_sources), unshuffled, one epoch; None if unset.
     (A wrong path already failed in check_given_sources, before the workdir got a file.)"""
-    if not config.get("eval_sources"):
+    if not config.eval_sources:
         return None
     c = copy.deepcopy(config.data)
     with c.unlocked():
@@ -148,7 +148,7 @@ def _timed(f, a):
 
 
 def peak_flops_per_device(config) -> float:
-    if config.train.get("peak_tflops", 0):
+    if config.train.peak_tflops:
         return config.train.peak_tflops * 1e12
     # An accelerator in parallel's table; otherwise the peak is measured.
     tflops = parallel.peak_bf16_tflops(jax.devices()[0].device_kind)

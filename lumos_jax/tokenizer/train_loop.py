@@ -51,7 +51,7 @@ def unflatten_params(template: nnx.State, flat: dict) -> nnx.State:
 def make_optimizer(config, flat_params) -> optax.GradientTransformation:
     """lumos_jax.optim's warmup + AdamW from the tokenizer config's flat keys (lr,
     warmup_steps, lr_schedule, end_lr_ratio, steps, grad_clip, b1, b2, weight_decay)."""
-    kind = config.get("lr_schedule", "constant")
+    kind = config.lr_schedule
     if kind not in SCHEDULES:
         raise ValueError(f"config.lr_schedule={kind!r}: expected 'constant' or 'cosine'")
     cfg = ml_collections.ConfigDict(
@@ -62,7 +62,7 @@ def make_optimizer(config, flat_params) -> optax.GradientTransformation:
             schedule=kind,
             total_steps=config.steps,
             # A resumed run with a larger config.steps stretches the remaining cosine.
-            end_lr_ratio=config.get("end_lr_ratio", 0.0),
+            end_lr_ratio=config.end_lr_ratio,
             clip=config.grad_clip,
             b1=config.b1,
             b2=config.b2,
@@ -76,9 +76,9 @@ def make_optimizer(config, flat_params) -> optax.GradientTransformation:
 
 def _step_functions(config, cfg, graphdef, template, tx, mesh):
     """(jitted train step, jitted eval step) over a 1-D data mesh, params replicated."""
-    fg_weight, fg_threshold = config.get("fg_weight", 0.0), config.get("fg_threshold", 0.3)
-    edge_weight = config.get("edge_weight", 0.0)
-    quant_noise = config.get("quant_noise", 0.0)
+    fg_weight, fg_threshold = config.fg_weight, config.fg_threshold
+    edge_weight = config.edge_weight
+    quant_noise = config.quant_noise
 
     def loss_fn(p, video, key):
         m = nnx.merge(graphdef, unflatten_params(template, p))
@@ -229,7 +229,7 @@ def _initial_state(config, cfg, checkpointer, params, opt_state):
         step, state = restored
         logging.info("resumed from step %d", step)
         return step, state["params"], state["opt_state"]
-    if config.get("init_from", ""):
+    if config.init_from:
         # A new run starting from trained parameters (fresh optimizer state, step 0); the
         # loader refuses a checkpoint of another architecture than config.model.
         start_model, info = checkpoint_io.load_visual_tokenizer(config.init_from, cfg)
