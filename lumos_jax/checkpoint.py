@@ -24,6 +24,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 from etils import epath
+from jax.experimental import multihost_utils
 
 from lumos_jax import checkpoint_integrity as integrity
 
@@ -206,8 +207,6 @@ class Checkpointer:
             integrity.verify(self.step_dir(step)) if jax.process_index() == 0 else ("ok", "")
         )
         if jax.process_count() > 1:
-            from jax.experimental import multihost_utils
-
             code = multihost_utils.broadcast_one_to_all(np.int32(_STATUS.index(status)))
             status = _STATUS[int(code)]
         return status, why
@@ -225,8 +224,6 @@ class Checkpointer:
                 os.path.basename(target),
             )
         if jax.process_count() > 1:
-            from jax.experimental import multihost_utils
-
             multihost_utils.sync_global_devices(f"lumos_jax moved step {step} aside")
         self.manager.reload()
         return target

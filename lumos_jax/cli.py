@@ -67,7 +67,7 @@ def process_defaults(environ=None, find=glob.glob) -> dict:
         set_["TF_ENABLE_ONEDNN_OPTS"] = "0"
     environ.update(set_)
     if "JAX_PLATFORMS" in set_ and environ is os.environ and "jax" in sys.modules:
-        import jax  # pylint: disable=import-outside-toplevel  (already imported)
+        import jax  # local: at the top it would load jax before JAX_PLATFORMS is set
 
         if not jax.config.jax_platforms:  # read at jax's import: set it the other way too
             jax.config.update("jax_platforms", "cpu")
@@ -138,7 +138,7 @@ def quiet_libraries() -> None:
     """Keeps the libraries' INFO (per-save Orbax lines, Grain, clu, XLA) off the console;
     this package's INFO (progress, checkpoints) and every warning stay; an Orbax write
     error is the one line its caller raises. Idempotent."""
-    from absl import logging as absl_logging  # pylint: disable=import-outside-toplevel
+    from absl import logging as absl_logging  # local: stdlib-only at import (module doc)
 
     handler = absl_logging.get_absl_handler()
     for kind in (_ProgressOnly, _RaisedToTheCaller):
@@ -328,7 +328,7 @@ def run(main, define_flags=None, *, catch: tuple = ()) -> None:
     catch: error types besides ValueError and OSError that main may raise for a failed
     run (e.g. NonFiniteError), reported as one line with exit code 1.
     """
-    from absl import app, flags  # pylint: disable=import-outside-toplevel
+    from absl import app, flags  # local: stdlib-only at import (module doc)
 
     process_defaults()
     if define_flags is not None:

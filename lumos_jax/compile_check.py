@@ -20,6 +20,7 @@ import sys
 
 import jax
 from absl import flags
+from jax.experimental import topologies
 from ml_collections import config_flags
 
 from lumos_jax import cli, parallel
@@ -73,7 +74,7 @@ def topology_devices(topology: str):
             f"{sorted(HBM_GIB)} (e.g. v5p:4x4x3) or cpu:N"
         )
     try:
-        import libtpu  # noqa: F401  pylint: disable=unused-import  (presence check)
+        import libtpu  # noqa: F401  (local: a presence probe; libtpu is the optional [tpu] extra)
     except ImportError as e:
         raise RuntimeError(
             f"--topology={topology} needs the libtpu wheel matching jax: pip install '.[tpu]'"
@@ -82,8 +83,6 @@ def topology_devices(topology: str):
     # lockfile; a compile-only client must not be refused because another one runs.
     os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
     cli.tpu_compile_only_env(topology)
-    from jax.experimental import topologies
-
     chip_config = "megacore" if kind in ("v5p", "v4") else "default"
     try:
         topo = topologies.get_topology_desc(

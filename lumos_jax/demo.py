@@ -22,13 +22,15 @@ import time
 
 from absl import flags
 
-from lumos_jax import checkout, cli, config_lib
+from lumos_jax import checkout, cli, config_lib, eval_lib, train_loop
+from lumos_jax.data import prepare_job
 from lumos_jax.data.builtin import (
     ASSETS,
     SHIPPED_TOKENIZER,
     records_tokenizer,
     tokenizer_fingerprint,
 )
+from lumos_jax.tokenizer import train_loop as tokenizer_training
 
 
 def _stage(name):
@@ -42,15 +44,11 @@ def tokenizer_stage(workdir, steps):
     c = config_lib.tokenizer("shapes")  # the recipe of the shipped tokenizer, maybe shorter
     c.update(steps=steps, eval_every=min(steps, c.eval_every), ckpt_every=min(steps, c.ckpt_every))
     out = os.path.join(workdir, "tokenizer")
-    from lumos_jax.tokenizer import train_loop as tokenizer_training
-
     tokenizer_training.train_and_evaluate(c, out)
     return out
 
 
 def records_stage(data_dir, tokenizer_ckpt, num_train, num_val, text_tokenizer=""):
-    from lumos_jax.data import prepare_job
-
     for split, num in (("train", num_train), ("validation", num_val)):
         made_by = records_tokenizer(data_dir, split)
         if made_by is not None:
@@ -156,8 +154,6 @@ def main(argv):
         f"{'continuing ' + init_from if init_from else 'from scratch'}: {steps} steps, "
         f"batch {config.data.batch_size}, lr {config.optim.lr:g} ({config.optim.schedule})"
     )
-    from lumos_jax import train_loop
-
     train_loop.run(config, os.path.join(workdir, "t2v"))
     if not F.evaluate:
         print(
@@ -171,8 +167,6 @@ def main(argv):
         )
         return
     _stage("4/4 sample and evaluate")
-    from lumos_jax import eval_lib
-
     r = eval_lib.evaluate(
         config,
         eval_lib.EvalOptions(

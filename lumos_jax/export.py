@@ -12,6 +12,7 @@ complete, so an interrupted export never leaves a directory that looks finished.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -84,8 +85,6 @@ def export_params(step_dir: str, out: str, note: str = "") -> dict:
 
 
 def main(argv=None) -> int:
-    import argparse  # pylint: disable=import-outside-toplevel
-
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", required=True, help="WORKDIR/checkpoints/STEP")
     p.add_argument("--out", required=True, help="new directory for the params")

@@ -176,7 +176,7 @@ def progress_reporter(num_train_steps: int, writer):
     """clu's ReportProgress (steps/s, ETA in the log and as metrics); a no-op without clu."""
     if metric_writers is None:
         return lambda step: None
-    from clu import periodic_actions  # pylint: disable=import-outside-toplevel
+    from clu import periodic_actions  # local: only when clu imported above (TensorFlow present)
 
     return periodic_actions.ReportProgress(num_train_steps=num_train_steps, writer=writer)
 

@@ -25,6 +25,6 @@ def psnr_db(mse, peak: float = 255.0, floor: float = 1e-10):
     gives a large finite value). peak: 255 for uint8 pixels, 2 for [-1, 1]."""
     if isinstance(mse, (np.ndarray, np.generic, float, int)):
         return 10 * np.log10(peak**2 / np.maximum(mse, floor))
-    import jax.numpy as jnp  # pylint: disable=import-outside-toplevel  (jax arrays only)
+    import jax.numpy as jnp  # local: numpy callers (video_io) must not pay for importing jax
 
     return 10 * jnp.log10(peak**2 / jnp.maximum(mse, floor))

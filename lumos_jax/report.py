@@ -73,10 +73,10 @@ def curves(metrics_paths: list[str], out_png: str) -> bool:
     paths = [p for p in metrics_paths if os.path.exists(p)]
     if not paths:
         return False
-    import matplotlib
+    import matplotlib  # local: the Agg backend is selected before pyplot first loads
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # local: after matplotlib.use('Agg')
 
     fig, ax = plt.subplots(figsize=(7, 4))
     offset = start = 0  # start: where the last run's steps begin

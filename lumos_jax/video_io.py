@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 
+import av
 import numpy as np
+from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from lumos_jax.pixels import to_model_range, to_uint8  # noqa: F401  (video_io.to_uint8)
 
@@ -24,8 +26,6 @@ def _check_frames(frames: np.ndarray) -> np.ndarray:
 
 def write_mp4(path: str, frames, fps: int) -> str:
     """H.264 (yuv420p, so H and W must be even) at `fps` frames per second."""
-    import av  # pylint: disable=import-outside-toplevel
-
     frames = _check_frames(frames)
     h, w = frames.shape[1:3]
     if h % 2 or w % 2:
@@ -44,8 +44,6 @@ def write_mp4(path: str, frames, fps: int) -> str:
 
 def write_gif(path: str, frames, fps: int) -> str:
     """Looping gif, 1000 / fps ms per frame."""
-    from PIL import Image  # pylint: disable=import-outside-toplevel
-
     frames = _check_frames(frames)
     images = [Image.fromarray(f) for f in frames]
     images[0].save(
@@ -55,8 +53,6 @@ def write_gif(path: str, frames, fps: int) -> str:
 
 
 def write_png(path: str, frame) -> str:
-    from PIL import Image  # pylint: disable=import-outside-toplevel
-
     frame = np.asarray(frame)
     _check_frames(frame[None])
     Image.fromarray(frame).save(path)
@@ -66,12 +62,8 @@ def write_png(path: str, frame) -> str:
 def read_video(path: str) -> np.ndarray:
     """An mp4, gif or png back as uint8 [F, H, W, 3] (tests, evaluation)."""
     if path.endswith(".mp4"):
-        import av  # pylint: disable=import-outside-toplevel
-
         with av.open(path) as container:
             return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
-    from PIL import Image, ImageSequence  # pylint: disable=import-outside-toplevel
-
     with Image.open(path) as im:
         return np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)])
 
@@ -79,8 +71,6 @@ def read_video(path: str) -> np.ndarray:
 def load_image(path: str, height: int, width: int) -> np.ndarray:
     """An image file -> float32 [height, width, 3] in [-1, 1]: scaled to cover the target,
     then centre-cropped (the training data's bucket crops are centred too)."""
-    from PIL import Image, UnidentifiedImageError  # pylint: disable=import-outside-toplevel
-
     if not os.path.isfile(path):
         raise FileNotFoundError(f"--image={path!r}: no such file")
     try:

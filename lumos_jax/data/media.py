@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 
+import av
 import numpy as np
+from PIL import Image, ImageOps
 
 VIDEO_EXTS = (".mp4", ".webm", ".mov", ".avi", ".mkv", ".m4v", ".gif", ".mpg", ".mpeg")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -61,8 +63,6 @@ def decode_video(path: str, *, fps: float, max_frames: int) -> np.ndarray:
 
     Only the needed prefix of the file is decoded.
     """
-    import av  # pylint: disable=import-outside-toplevel
-
     frames, times = [], []
     horizon = (max_frames - 1) / float(fps)  # last output time after the first frame
     try:
@@ -93,8 +93,6 @@ def decode_video(path: str, *, fps: float, max_frames: int) -> np.ndarray:
 
 def load_image(path: str) -> np.ndarray:
     """An image file -> uint8 [1, h, w, 3] (EXIF orientation applied, RGB)."""
-    from PIL import Image, ImageOps  # pylint: disable=import-outside-toplevel
-
     try:
         with Image.open(str(path)) as im:
             im = ImageOps.exif_transpose(im).convert("RGB")
@@ -123,8 +121,6 @@ def bucket_size(width: int, height: int, target: int, multiple: int = 32) -> tup
 def center_crop_resize(frames: np.ndarray, width: int, height: int) -> np.ndarray:
     """uint8 [F, h, w, 3] -> uint8 [F, height, width, 3]: the largest centred crop with
     the target aspect ratio, then a bicubic resize (pillow filters antialias downscales)."""
-    from PIL import Image  # pylint: disable=import-outside-toplevel
-
     f, h, w, _ = frames.shape
     if w * height > h * width:  # too wide: crop columns
         cw, ch = max(1, round(h * width / height)), h

@@ -32,6 +32,7 @@ import zlib
 from typing import Iterable
 
 import numpy as np
+from array_record.python import array_record_module
 
 from lumos_jax import layout
 
@@ -254,8 +255,6 @@ def write_array_record(path: str, records: Iterable[TokenRecord | bytes]) -> int
     group_size 1 gives O(1) random access, which Grain's global shuffle needs.
     Returns the number of records written.
     """
-    from array_record.python import array_record_module  # pylint: disable=import-outside-toplevel
-
     writer = array_record_module.ArrayRecordWriter(str(path), "group_size:1")
     n = 0
     try:

@@ -16,11 +16,12 @@ import json
 import os
 
 import numpy as np
+import orbax.checkpoint as ocp
 from absl import app, flags, logging
 
 from lumos_jax import layout
 from lumos_jax.model import safetensors_io
-from lumos_jax.model.config import ModelConfig
+from lumos_jax.model.config import ModelConfig, preset
 
 _LAYER = "model.layers.{i}."
 
@@ -210,10 +211,6 @@ def _define_flags():
 
 def main(argv):
     del argv
-    import orbax.checkpoint as ocp  # local: the library functions above need no orbax
-
-    from lumos_jax.model.config import preset
-
     if flags.FLAGS.hf_dir:
         cfg, pure, _ = load_hf(flags.FLAGS.hf_dir)
         ocp.StandardCheckpointer().save(os.path.abspath(flags.FLAGS.out), pure)

@@ -16,6 +16,7 @@ CLI (TorchScript needs torch; a safetensors input needs none):
       --inputs=encoder.jit,decoder.jit --output=dv4x8x8.safetensors [--layout=ours|cosmos]
 """
 
+import argparse
 import os
 import warnings
 import zipfile
@@ -170,7 +171,7 @@ def _is_torchscript(path: str) -> bool:
 
 def _load_torch_file(path: str) -> dict[str, np.ndarray]:
     try:
-        import torch  # pylint: disable=g-import-not-at-top
+        import torch  # local: torch is the optional [convert] extra, only .pt/.jit need it
     except ImportError as e:
         raise ImportError(
             f"reading {path} needs torch (pip install '.[convert]'); or pass a .safetensors file"
@@ -232,8 +233,6 @@ def load_params_file(model: CausalVideoTokenizer, path: str) -> CausalVideoToken
 
 
 def main(argv=None):
-    import argparse  # pylint: disable=g-import-not-at-top
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", default="dv4x8x8", help=f"one of {sorted(config_lib.PRESETS)}")
     ap.add_argument("--inputs", required=True, help="comma-separated .jit/.pt/.safetensors")

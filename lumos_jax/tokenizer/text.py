@@ -24,6 +24,8 @@ import os
 from typing import Iterable, Sequence
 
 import numpy as np
+import sentencepiece as spm
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from lumos_jax import layout
 
@@ -216,11 +218,7 @@ def load(path: str, vocab: layout.Vocab) -> TextTokenizer:
     if not os.path.exists(path):
         raise FileNotFoundError(f"text tokenizer {path} does not exist")
     if path.endswith(".json"):
-        from tokenizers import Tokenizer  # pylint: disable=import-outside-toplevel
-
         return TextTokenizer(_HFBackend(Tokenizer.from_file(path)), vocab, source=path)
-    import sentencepiece as spm  # pylint: disable=import-outside-toplevel
-
     try:
         processor = spm.SentencePieceProcessor(model_file=path)
     except (OSError, RuntimeError) as e:
@@ -237,9 +235,6 @@ def train_bpe(texts: Iterable[str], vocab_size: int):
     back exactly; the remaining ids are merges. Deterministic for the same texts in the
     same order (the trainer breaks count ties by pair order).
     """
-    # pylint: disable-next=import-outside-toplevel
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
     if vocab_size < 256:
         raise ValueError(f"vocab_size={vocab_size}: a byte-level BPE needs at least 256 ids")
     tok = Tokenizer(models.BPE())
