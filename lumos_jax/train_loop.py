@@ -91,13 +91,9 @@ def _train(config, workdir, is_chief, train_iter, eval_cfg, stop, crash_after) -
     trainer = Trainer(config, mesh)
 
     # ------------------------------------------------------------ state / checkpoint
-    stop.stage = "restoring the state"
-    checkpointer = _checkpointer(config, workdir)
-    state, start = train_lib.initial_state(config, trainer, checkpointer, train_iter)
-    stop.step = start
-    if is_chief:  # rows of steps after `start` are run (and written) again
-        metrics_io.drop_rows_after(os.path.join(workdir, metrics_io.METRICS_NAME), start)
-    writer = metrics_io.create_writer(workdir, is_chief)
+    checkpointer, state, start, writer = _restore(
+        config, workdir, is_chief, trainer, train_iter, stop
+    )
 
     # ------------------------------------------------------------ compile + memory
     compiled_for = _compiler(trainer, mesh, stop)
@@ -107,14 +103,7 @@ def _train(config, workdir, is_chief, train_iter, eval_cfg, stop, crash_after) -
     peak = train_lib.peak_flops_per_device(config)
 
     # ------------------------------------------------------------------------ loop
-    report = metrics_io.progress_reporter(config.train.steps, writer if is_chief else None)
-    progress = (
-        Progress(
-            "train", config.train.steps, every=config.train.log_every, start=start, log=logging.info
-        )
-        if is_chief
-        else None
-    )
+    report, progress = _progress_displays(config, writer, start, is_chief)
     pending = None  # (step, device metrics, step seconds): fetched one step late
     t_last = time.perf_counter()
     step = start
@@ -149,11 +138,7 @@ def _train(config, workdir, is_chief, train_iter, eval_cfg, stop, crash_after) -
                     train_lib.evaluate(
                         writer, step, eval_fn, state["params"], trainer, eval_cfg, config
                     )
-                if (
-                    stop_now
-                    or step == config.train.steps
-                    or step % config.train.checkpoint_every == 0
-                ):
+                if _save_due(config, step, stop_now):
                     # The step's row is on disk before its checkpoint: a kill after the
                     # save cannot lose it (a resume drops the rows after the restored step).
                     train_lib.record(writer, *pending, config, trainer, peak, mesh, progress)
@@ -186,6 +171,37 @@ def _record_config(config, workdir, is_chief) -> None:
         jax.local_device_count(),
         jax.default_backend(),
     )
+
+
+def _restore(config, workdir, is_chief, trainer, train_iter, stop):
+    """-> (checkpointer, state, start step, metrics writer): the state to continue from
+    (train_lib.initial_state's priority) and the metrics file cut back to that step."""
+    stop.stage = "restoring the state"
+    checkpointer = _checkpointer(config, workdir)
+    state, start = train_lib.initial_state(config, trainer, checkpointer, train_iter)
+    stop.step = start
+    if is_chief:  # rows of steps after `start` are run (and written) again
+        metrics_io.drop_rows_after(os.path.join(workdir, metrics_io.METRICS_NAME), start)
+    writer = metrics_io.create_writer(workdir, is_chief)
+    return checkpointer, state, start, writer
+
+
+def _progress_displays(config, writer, start, is_chief):
+    """-> (clu's report(step), the console Progress or None): the chief's only."""
+    report = metrics_io.progress_reporter(config.train.steps, writer if is_chief else None)
+    progress = (
+        Progress(
+            "train", config.train.steps, every=config.train.log_every, start=start, log=logging.info
+        )
+        if is_chief
+        else None
+    )
+    return report, progress
+
+
+def _save_due(config, step, stop_now) -> bool:
+    """A checkpoint after this step: preemption, the last step, or every checkpoint_every."""
+    return stop_now or step == config.train.steps or step % config.train.checkpoint_every == 0
 
 
 def _checkpointer(config, workdir) -> ckpt_lib.Checkpointer:
