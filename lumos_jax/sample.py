@@ -24,8 +24,8 @@ import numpy as np
 from absl import flags, logging
 from ml_collections import config_flags
 
-from lumos_jax import cli, layout, parallel, sampling, video_io
-from lumos_jax.data import builtin
+from lumos_jax import cli, layout, parallel, pixels, sampling, video_io
+from lumos_jax.data import builtin, media
 from lumos_jax.progress import Progress
 from lumos_jax.sampling import loaders
 from lumos_jax.tokenizer.checkpoint_io import run_tokenizer
@@ -82,6 +82,17 @@ def apply_overrides(config, req: Request) -> None:
             setattr(s, name, getattr(req, name))
 
 
+def _conditioning_image(path: str, settings) -> np.ndarray:
+    """--image as float32 [H, W, 3] in [-1, 1], prepared as the training frames are."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--image={path!r}: no such file")
+    try:
+        frame = media.load_frame(path, settings.width, settings.height)
+    except media.MediaError as e:
+        raise ValueError(f"--image={path!r} is not a readable image: {e.problem}") from None
+    return pixels.to_model_range(frame)
+
+
 def validate(config, req: Request, vocab: layout.Vocab) -> sampling.Settings:
     """Cheap checks first: a bad flag fails before any model is loaded."""
     settings = sampling.Settings.from_config(config.sampling, max_size_value=vocab.max_size_value)
@@ -92,7 +103,7 @@ def validate(config, req: Request, vocab: layout.Vocab) -> sampling.Settings:
     if req.image:
         if settings.latent_frames == 1:
             raise ValueError("--image (image-to-video) needs --frames > 1")
-        video_io.load_image(req.image, settings.height, settings.width)  # path/format errors
+        _conditioning_image(req.image, settings)  # path/format errors before any work
     if not (req.workdir or req.checkpoint):
         raise ValueError("pass --workdir=DIR (training workdir) or --checkpoint=PATH")
     if not req.checkpoint:
@@ -158,7 +169,7 @@ def run(config, req: Request) -> dict:
     )
     first = None
     if req.image:
-        image = video_io.load_image(req.image, settings.height, settings.width)
+        image = _conditioning_image(req.image, settings)
         codes = run_tokenizer(tokenizer, "encode", image[None, None], settings.fast_compile)
         first = np.repeat(codes[:, 0], len(ids), axis=0)  # [B, h, w]
 

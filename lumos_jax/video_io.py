@@ -8,13 +8,11 @@ playback is the same); the mp4 keeps every frame.
 
 from __future__ import annotations
 
-import os
-
 import av
 import numpy as np
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageSequence
 
-from lumos_jax.pixels import to_model_range, to_uint8  # noqa: F401  (video_io.to_uint8)
+from lumos_jax.pixels import to_uint8  # noqa: F401  (re-exported: video_io.to_uint8)
 
 
 def _check_frames(frames: np.ndarray) -> np.ndarray:
@@ -66,21 +64,3 @@ def read_video(path: str) -> np.ndarray:
             return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
     with Image.open(path) as im:
         return np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)])
-
-
-def load_image(path: str, height: int, width: int) -> np.ndarray:
-    """An image file -> float32 [height, width, 3] in [-1, 1]: scaled to cover the target,
-    then centre-cropped (the training data's bucket crops are centred too)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"--image={path!r}: no such file")
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-    except (UnidentifiedImageError, OSError) as e:
-        raise ValueError(f"--image={path!r} is not a readable image: {e}") from e
-    scale = max(height / im.height, width / im.width)
-    size = (max(width, round(im.width * scale)), max(height, round(im.height * scale)))
-    im = im.resize(size, Image.Resampling.BICUBIC)
-    left, top = (size[0] - width) // 2, (size[1] - height) // 2
-    im = im.crop((left, top, left + width, top + height))
-    return to_model_range(np.asarray(im))

@@ -278,3 +278,14 @@ def test_train_records_never_show_a_held_out_pair(tokenizer_ckpt, tmp_path):
         assert pairs and not pairs & shapes.HOLDOUT_PAIRS, r.caption
     held = [shapes.sample_meta(0, "holdout", i)["caption"] for i in range(8)]
     assert all(set(word.findall(c)) & shapes.HOLDOUT_PAIRS for c in held)  # the parse works
+
+
+def test_load_frame_is_the_centred_crop_the_training_frames_get(tmp_path):
+    """The i2v first frame (sample --image) goes through data preparation's decode and
+    crop: an 8-wide image into a 4x4 frame keeps columns 2..5 (no resize needed)."""
+    a = np.arange(4 * 8 * 3, dtype=np.uint8).reshape(4, 8, 3)
+    Image.fromarray(a).save(tmp_path / "x.png")
+    np.testing.assert_array_equal(media.load_frame(str(tmp_path / "x.png"), 4, 4), a[:, 2:6])
+    with pytest.raises(media.MediaError, match="cannot decode image"):
+        (tmp_path / "bad.png").write_text("hello")
+        media.load_frame(str(tmp_path / "bad.png"), 4, 4)

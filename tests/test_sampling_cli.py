@@ -12,8 +12,8 @@ from PIL import Image
 from test_sampling_generate import random_params
 
 from lumos_jax import checkpoint as ckpt_lib
-from lumos_jax import sample, video_io
-from lumos_jax.data import prepare_inputs
+from lumos_jax import pixels, sample, video_io
+from lumos_jax.data import media, prepare_inputs
 from lumos_jax.model.config import ModelConfig
 from lumos_jax.tokenizer import checkpoint_io, text
 from lumos_jax.tokenizer import config as tok_config
@@ -94,7 +94,9 @@ def test_t2v_and_i2v_write_videos_that_decode_back(assets):
     record = sample.run(_config(), i2v)
     codes = np.load(os.path.join(i2v.out, "codes.npy"))
     tokenizer = tok_model.create(tok_config.tiny(), 0)  # the same weights as the checkpoint
-    image = video_io.load_image(assets["image"], 32, 32)
+    image = pixels.to_model_range(
+        media.center_crop_resize(media.load_image(assets["image"]), 32, 32)[0]
+    )
     want = checkpoint_io.run_tokenizer(tokenizer, "encode", image[None, None], True)
     np.testing.assert_array_equal(codes[:, 0], want[:, 0])  # the given frame is kept
     assert video_io.read_video(record["files"][0]).shape == (9, 32, 32, 3)

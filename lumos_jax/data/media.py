@@ -137,6 +137,13 @@ def center_crop_resize(frames: np.ndarray, width: int, height: int) -> np.ndarra
     return out
 
 
+def load_frame(path: str, width: int, height: int) -> np.ndarray:
+    """One image as a training frame, uint8 [height, width, 3]: decoded as data
+    preparation decodes images (EXIF orientation, RGB), then the same centred crop and
+    bicubic resize as the training clips (the image-to-video first frame)."""
+    return center_crop_resize(load_image(path), width, height)[0]
+
+
 def to_bucket(
     frames: np.ndarray, *, target: int | None = None, size: tuple[int, int] | None = None
 ) -> np.ndarray:
