@@ -90,7 +90,7 @@ def _fused_fwd(hidden, w, labels, visual_offset, visual_size, chunk, z_loss):
 
     def body(dw, xs):
         h, lab = xs
-        nll, lse, logits, target = _chunk_nll(h, w, lab, visual_offset)
+        nll, lse, logits, target = _chunk_nll(h, wc, lab, visual_offset)  # cast once
         weight = _loss_mask(lab, visual_offset, visual_size)
         # d/dlogits of weight * (lse - logit[target] + z lse^2), all in fp32.
         p = jnp.exp(logits - lse[..., None])
