@@ -67,7 +67,8 @@ def experiment(task: str, arg: str) -> ml_collections.ConfigDict:
     # fused: the loss head's gradient formed in its forward pass (model/loss.py), False =
     # plain autodiff of the same objective (the reference the tests compare against).
     c.loss = ml_collections.ConfigDict(dict(chunk=1024, z_loss=0.0, fused=True))
-    c.mesh = ml_collections.ConfigDict(dict(data=-1, fsdp=1, tensor=1))
+    # context: devices one sequence is split over (context parallelism, parallel.py)
+    c.mesh = ml_collections.ConfigDict(dict(data=-1, fsdp=1, context=1, tensor=1))
     c.init_from = ""  # an earlier stage's checkpoint step dir, converted params, or HF dir
     # peak_tflops: per-device peak TFLOP/s for the MFU figure; 0 = the accelerator's bf16
     # peak from parallel's table, or measured by a matmul on CPU.
