@@ -100,18 +100,24 @@ def topology_devices(topology: str):
     return topo.devices
 
 
-def default_fsdp_mesh(config, n: int, tensor: int = 1) -> dict:
-    """Full-shard FSDP over the n / tensor devices of each tensor group when the embedding
-    width divides them; otherwise the largest dividing fsdp group with data parallelism
-    across groups (hybrid sharding), e.g. 1b (embed 2048) on 48 devices -> data 3 x fsdp 16."""
+def default_fsdp_mesh(config, n: int, tensor: int = 1, context: int = 1) -> dict:
+    """Full-shard FSDP over the n / (tensor x context) devices of each tensor-context group
+    when the embedding width divides them; otherwise the largest dividing fsdp group with
+    data parallelism across groups (hybrid sharding), e.g. 1b (embed 2048) on 48 devices
+    -> data 3 x fsdp 16."""
     if tensor < 1 or n % tensor:
         raise ValueError(f"config mesh.tensor={tensor} does not divide the topology's {n} devices")
-    m = n // tensor
+    if context < 1 or n % (tensor * context):
+        raise ValueError(
+            f"config mesh.context={context} x mesh.tensor={tensor} does not divide the "
+            f"topology's {n} devices"
+        )
+    m = n // (tensor * context)
     e = config.model.embed_dim
     fsdp = m
     while fsdp > 1 and (e % fsdp or m % fsdp):
         fsdp -= 1
-    return dict(data=m // fsdp, fsdp=fsdp, tensor=tensor)
+    return dict(data=m // fsdp, fsdp=fsdp, context=context, tensor=tensor)
 
 
 def resolve_mesh(config, n: int) -> dict:
@@ -119,7 +125,8 @@ def resolve_mesh(config, n: int) -> dict:
     devices (see default_fsdp_mesh); any other mesh is kept as given (make_mesh fills a -1
     in it). Updates config.mesh, returns it."""
     if config.mesh.fsdp == -1 and config.mesh.data == 1:
-        config.mesh.update(**default_fsdp_mesh(config, n, config.mesh.tensor))
+        m = config.mesh
+        config.mesh.update(**default_fsdp_mesh(config, n, m.tensor, m.get("context", 1)))
     return dict(config.mesh)
 
 

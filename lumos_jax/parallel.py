@@ -2,9 +2,11 @@
 """Device mesh, logical-axis sharding rules and activation constraints.
 
 Parameters and key activations carry logical axis names (e.g. ('embed', 'mlp')); a rule
-table maps each logical name to mesh axes ('data', 'fsdp', 'tensor'). A mesh axis is
-used at most once per array and only where it divides the dimension, otherwise that
-dimension is replicated, so one rule table serves every model size and mesh shape.
+table maps each logical name to mesh axes ('data', 'fsdp', 'context', 'tensor'). A mesh
+axis is used at most once per array and only where it divides the dimension, otherwise
+that dimension is replicated, so one rule table serves every model size and mesh shape.
+'context' splits each sequence (activations' 'act_length', model/context_parallel.py)
+and, like 'fsdp', shards the parameters.
 Also what every step compiler shares about the devices: the peak-TFLOPs table (MFU,
 compile_check estimates) and the fast-compile XLA options.
 """
@@ -19,7 +21,11 @@ from flax import nnx
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-MESH_AXES = ("data", "fsdp", "tensor")
+# context before tensor: both innermost, so a sequence's shards sit on one host's chips.
+MESH_AXES = ("data", "fsdp", "context", "tensor")
+# Parameters (and optimizer state) are fully sharded over these; 'context' devices hold
+# different tokens of the same rows, so they can split the weights as fsdp devices do.
+PARAM_SHARD_AXES = ("fsdp", "context")
 
 # logical name -> mesh axes tried in order (MaxText-style). 'act_*' are activations.
 DEFAULT_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -32,7 +38,7 @@ DEFAULT_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("layers", ()),
     ("norm", ()),
     ("act_batch", ("data", "fsdp")),
-    ("act_length", ()),
+    ("act_length", ("context",)),
     ("act_embed", ()),
     ("act_heads", ("tensor",)),
     ("act_kv_heads", ("tensor",)),
@@ -71,12 +77,19 @@ def compiler_options(fast_compile: bool) -> dict | None:
 
 
 def make_mesh(shape: Mapping[str, int] | Sequence[int], devices=None) -> jax.sharding.Mesh:
-    """Mesh over ('data', 'fsdp', 'tensor'); one entry may be -1 (fills the rest).
+    """Mesh over ('data', 'fsdp', 'context', 'tensor'); one entry may be -1 (fills the
+    rest). A mapping may leave out 'context' and a sequence may have 3 entries (data,
+    fsdp, tensor): context is then 1.
 
     Axes use AxisType.Auto so GSPMD propagates shardings from the step's in/out specs.
     """
     devices = list(jax.devices() if devices is None else devices)
-    sizes = [shape[a] for a in MESH_AXES] if isinstance(shape, Mapping) else list(shape)
+    if isinstance(shape, Mapping):
+        sizes = [shape.get(a, 1) if a == "context" else shape[a] for a in MESH_AXES]
+    else:
+        sizes = list(shape)
+        if len(sizes) == len(MESH_AXES) - 1:
+            sizes.insert(MESH_AXES.index("context"), 1)
     if len(sizes) != len(MESH_AXES):
         raise ValueError(f"mesh shape needs {len(MESH_AXES)} entries {MESH_AXES}, got {sizes}")
     if sizes.count(-1) > 1:
@@ -129,29 +142,36 @@ def param_spec(
 ) -> P:
     """Spec of a parameter: the logical rules, then FSDP on any dimension it divides.
 
-    FSDP shards every parameter over the 'fsdp' axis; when the rule's own dimension is
-    not divisible (e.g. embed 2048 on 48 devices) the largest divisible one is used, so
-    parameters stay sharded on meshes of any shape that some dimension fits.
+    FSDP shards every parameter over the 'fsdp' axis, then over 'context' (when > 1); when
+    the rule's own dimension is not divisible (e.g. embed 2048 on 48 devices) the largest
+    divisible one is used, so parameters stay sharded on meshes of any shape that some
+    dimension fits. 'context' joins the dimension 'fsdp' took when it divides it.
     """
     spec = list(logical_to_spec(axes, shape, mesh_shape, rules))
-    n = mesh_shape.get("fsdp", 1)
-    used = {a for s in spec if s is not None for a in ((s,) if isinstance(s, str) else s)}
-    if n > 1 and "fsdp" not in used:
 
-        def prod(s):
-            names = () if s is None else (s,) if isinstance(s, str) else s
-            return int(np.prod([mesh_shape[a] for a in names])) if names else 1
+    def names(s):
+        return () if s is None else (s,) if isinstance(s, str) else tuple(s)
 
-        for i in sorted(range(len(shape)), key=lambda i: -shape[i]):
+    def prod(s):
+        return int(np.prod([mesh_shape[a] for a in names(s)]))
+
+    for axis in PARAM_SHARD_AXES:
+        n = mesh_shape.get(axis, 1)
+        if n == 1 or any(axis in names(s) for s in spec):
+            continue
+        order = sorted(range(len(shape)), key=lambda i: ("fsdp" not in names(spec[i]), -shape[i]))
+        for i in order:
             if shape[i] % (prod(spec[i]) * n) == 0:
-                cur = spec[i]
-                spec[i] = (
-                    "fsdp"
-                    if cur is None
-                    else ((cur, "fsdp") if isinstance(cur, str) else (*cur, "fsdp"))
-                )
+                cur = names(spec[i]) + (axis,)
+                spec[i] = cur[0] if len(cur) == 1 else cur
                 break
     return P(*spec)
+
+
+def axis_size(name: str) -> int:
+    """Size of mesh axis `name` in the mesh being traced under (1 outside a mesh)."""
+    mesh = jax.sharding.get_abstract_mesh()
+    return 1 if mesh.empty else dict(mesh.shape).get(name, 1)
 
 
 def constrain(x, axes: Sequence[str | None], rules=DEFAULT_RULES):

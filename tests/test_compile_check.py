@@ -105,10 +105,10 @@ def test_every_paper_preset_resolves_a_mesh_for_the_readme_topologies(task, v5p_
         assert dict(parallel.make_mesh(mesh, devices=v5p_48).shape) == mesh
     c = config_lib.experiment(task, "1b")
     c.mesh.tensor = 2  # the tensor size is kept, fsdp resolved over the 24 left
-    assert compile_check.resolve_mesh(c, 48) == dict(data=3, fsdp=8, tensor=2)
+    assert compile_check.resolve_mesh(c, 48) == dict(data=3, fsdp=8, context=1, tensor=2)
     c = config_lib.experiment(task, "1b")
     c.mesh.update(data=2, fsdp=-1)  # a mesh the user spelled out is left to make_mesh
-    assert compile_check.resolve_mesh(c, 48) == dict(data=2, fsdp=-1, tensor=1)
+    assert compile_check.resolve_mesh(c, 48) == dict(data=2, fsdp=-1, context=1, tensor=1)
     with pytest.raises(ValueError, match="mesh.tensor=5 does not divide"):
         compile_check.default_fsdp_mesh(c, 48, tensor=5)
 
