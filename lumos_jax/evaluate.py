@@ -1,11 +1,13 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """Sample the built-in prompt sets, score them exactly, write a report.
 
-  python -m lumos_jax.evaluate --config=configs/t2v.py:tiny --workdir=DIR \
-      --tokenizer_ckpt=runs/tokenizer --text_tokenizer=~/.cache/lumos_jax/shapes_tokens
+  python -m lumos_jax.evaluate --config=configs/t2v.py:tiny --workdir=runs/demo/t2v \
+      --config.sampling.tokenizer_ckpt=assets/tokenizer_shapes \
+      --config.sampling.text_tokenizer=runs/demo/tokens/tokenizer.json
 
 A thin CLI over lumos_jax.eval_lib (what is sampled, scored and written is described
-there). Writes DIR/eval/metrics.json, report.md, grid.png, sample gifs and curves.png and
+there). The tokenizers default to those the run's records were made with (recorded in
+WORKDIR/tokenizers.json); others are refused. Writes DIR/eval/metrics.json, report.md, grid.png, sample gifs and curves.png and
 prints the headline figures as one JSON line.
 """
 
@@ -16,7 +18,8 @@ import json
 from absl import flags
 from ml_collections import config_flags
 
-from lumos_jax import cli, eval_lib
+from lumos_jax import cli, eval_lib, layout
+from lumos_jax.data import builtin, provenance
 
 
 def _define_flags():
@@ -44,6 +47,13 @@ def main(argv):
         num_videos=F.num_videos,
         baseline=F.baseline,
     )
+    # The run's own tokenizers unless the config names others, which must match them.
+    params_path = F.checkpoint or F.workdir
+    recorded = provenance.use_run_tokenizers(F.config.sampling, params_path)
+    if recorded:
+        builtin.resolve(F.config, builtin.TOKENIZER_KEYS)
+        vocab = layout.vocab_from_config(F.config.vocab)
+        provenance.check_sampling_tokenizers(F.config.sampling, vocab, recorded, params_path)
     r = eval_lib.evaluate(F.config, opts)
     print(json.dumps(eval_lib.headline(r)))
 

@@ -23,8 +23,9 @@ import orbax.checkpoint as ocp
 
 from lumos_jax import cli
 from lumos_jax.checkpoint import item_metadata, restore_params
+from lumos_jax.data import provenance
 
-INFO_FILE = "export_info.json"
+INFO_FILE = provenance.EXPORT_FILE
 
 
 def records_tokenizers(config: dict) -> dict:
@@ -79,6 +80,9 @@ def export_params(step_dir: str, out: str, note: str = "") -> dict:
             config = json.load(f)
         info["model"] = config.get("model")
         info.update(records_tokenizers(config))
+    # The run's own record (all of its streams' manifests, checked when it trained) wins.
+    recorded = provenance.params_tokenizers(step_dir)
+    info.update({k: recorded[k] for k in ("visual_tokenizer", "text_tokenizer") if k in recorded})
     with open(os.path.join(out, INFO_FILE), "w") as f:
         json.dump(info, f, indent=1, sort_keys=True)
     return info

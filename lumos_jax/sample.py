@@ -25,9 +25,10 @@ from absl import flags, logging
 from ml_collections import config_flags
 
 from lumos_jax import cli, layout, parallel, pixels, sampling, video_io
-from lumos_jax.data import builtin, media
+from lumos_jax.data import builtin, media, provenance
 from lumos_jax.progress import Progress
 from lumos_jax.sampling import loaders
+from lumos_jax.tokenizer import checkpoint_io
 from lumos_jax.tokenizer.checkpoint_io import run_tokenizer
 
 
@@ -111,7 +112,19 @@ def validate(config, req: Request, vocab: layout.Vocab) -> sampling.Settings:
     return settings
 
 
-def prompt_ids(config, req: Request, settings, vocab) -> tuple[list[np.ndarray], list[str]]:
+def load_visual_tokenizer(config, vocab, recorded: dict, params_path: str):
+    """The decoder of the codes: refused when its weights are not those the run's records
+    were made with (codes of one tokenizer decoded by another are noise)."""
+    path, preset = config.sampling.tokenizer_ckpt, config.sampling.tokenizer_preset
+    if recorded and path and not path.endswith(".safetensors"):
+        info = checkpoint_io.load_visual_tokenizer(path, preset or None)[1]
+        provenance.check_visual(recorded, info, path, params_path)
+    return loaders.load_visual_tokenizer(path, preset, vocab)
+
+
+def prompt_ids(
+    config, req: Request, settings, vocab, recorded: dict | None = None
+) -> tuple[list[np.ndarray], list[str]]:
     if req.prompt_ids:
         ids = [
             np.asarray([int(t) for t in p.split(",") if t.strip()], np.int32)
@@ -119,6 +132,12 @@ def prompt_ids(config, req: Request, settings, vocab) -> tuple[list[np.ndarray],
         ]
         return ids, [""] * len(ids)
     tok = loaders.load_text_tokenizer(config.sampling.text_tokenizer, vocab)
+    provenance.check_text(
+        recorded or {},
+        tok.fingerprint(),
+        config.sampling.text_tokenizer,
+        req.workdir or req.checkpoint,
+    )
     return [
         tok.encode_prompt(
             p,
@@ -154,11 +173,12 @@ def run(config, req: Request) -> dict:
     settings = validate(config, req, vocab)
     # The tiny presets' tokenizers; the text one only for captions (it lives with the
     # built-in records, which a first use makes).
+    # The run's own tokenizers (WORKDIR/tokenizers.json) unless the config names others.
+    params_path = req.checkpoint or req.workdir
+    recorded = provenance.use_run_tokenizers(config.sampling, params_path)
     builtin.resolve(config, builtin.TOKENIZER_KEYS if req.prompts else ("sampling.tokenizer_ckpt",))
-    ids, captions = prompt_ids(config, req, settings, vocab)
-    tokenizer = loaders.load_visual_tokenizer(
-        config.sampling.tokenizer_ckpt, config.sampling.tokenizer_preset, vocab
-    )
+    ids, captions = prompt_ids(config, req, settings, vocab, recorded)
+    tokenizer = load_visual_tokenizer(config, vocab, recorded, params_path)
     if tokenizer.cfg.temporal_compression != config.sampling.temporal_compression:
         raise ValueError("sampling.temporal_compression differs from the visual tokenizer's")
 

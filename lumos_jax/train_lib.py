@@ -14,7 +14,7 @@ import numpy as np
 from absl import logging
 
 from lumos_jax import layout, parallel
-from lumos_jax.data import builtin, pipeline
+from lumos_jax.data import builtin, pipeline, provenance
 from lumos_jax.model import params as params_lib
 from lumos_jax.model.config import ModelConfig
 from lumos_jax.train_step import Trainer, model_flops_per_token
@@ -35,12 +35,31 @@ def validate_config(config) -> None:
             f"config model.vocab_size={config.model.vocab_size} but the vocab "
             f"(config.vocab.kind={config.vocab.kind}) has {vocab.size} ids"
         )
+    check_eval_follows_data(config)
     n = jax.device_count()
     if config.data.batch_size % max(1, n // max(1, config.mesh.tensor)):
         logging.warning(
             "data.batch_size=%d does not divide evenly over the data/fsdp devices",
             config.data.batch_size,
         )
+
+
+def check_eval_follows_data(config) -> None:
+    """The built-in validation records evaluate only a run on the built-in data: with the
+    training sources overridden, keeping the preset's eval_sources would log a loss
+    measured on another dataset (made with another visual tokenizer)."""
+    spec = config.eval_sources
+    if not spec or not spec.startswith(builtin.PREFIX):
+        return
+    for name in sorted(config.data.streams.keys()):
+        st = config.data.streams[name]
+        if st.weight > 0 and st.sources and not st.sources.startswith(builtin.PREFIX):
+            raise ValueError(
+                f"config data.streams.{name}.sources={st.sources!r} is your data but "
+                f"eval_sources={spec!r} is the built-in data: set "
+                f"--config.eval_sources=array_record:GLOB (your validation records) or "
+                f"--config.eval_sources='' (no eval loss)"
+            )
 
 
 def check_given_sources(config) -> None:
@@ -88,11 +107,13 @@ def eval_data_config(config):
         c.num_epochs = 1
         c.num_workers = 0
         c.skip_bad_records = False
+        c.pad_final_batch = True  # fewer records than a batch still count (pipeline)
     return c
 
 
 def initial_state(config, trainer: Trainer, checkpointer, train_iter):
     """Resume priority: workdir's latest checkpoint -> config.init_from -> scratch."""
+    tokenizers = record_data_tokenizers(config, os.path.dirname(checkpointer.directory))
     restored = checkpointer.restore_latest(trainer.abstract_state())  # damaged: skipped
     if restored is not None:
         step, state, data_state, _ = restored
@@ -100,6 +121,13 @@ def initial_state(config, trainer: Trainer, checkpointer, train_iter):
         logging.info("resumed from checkpoint step %d", step)
         return state, int(step)
     if config.init_from:
+        # Params trained on other codes would start from a wrong embedding: refused.
+        provenance.check_same(
+            provenance.params_tokenizers(config.init_from),
+            f"config init_from={config.init_from}",
+            tokenizers,
+            "this run's records",
+        )
         params = load_init_params(config.init_from, trainer)
         with jax.set_mesh(trainer.mesh):
             state = jax.jit(trainer.state_from_params, out_shardings=trainer.state_shardings)(
@@ -108,6 +136,23 @@ def initial_state(config, trainer: Trainer, checkpointer, train_iter):
         logging.info("initialised parameters from %s", config.init_from)
         return state, 0
     return trainer.init_state(config.seed), 0
+
+
+def record_data_tokenizers(config, workdir: str) -> dict:
+    """The tokenizers this run's records were made with (their prepare manifests), kept
+    in WORKDIR/tokenizers.json for sample, evaluate, export and a later init_from; a
+    resumed run on records of other tokenizers is refused."""
+    entry = provenance.data_tokenizers(config)
+    if os.path.isfile(os.path.join(workdir, provenance.RUN_FILE)):
+        provenance.check_same(
+            provenance.params_tokenizers(workdir),
+            f"--workdir={workdir} ({provenance.RUN_FILE})",
+            entry,
+            "this run's records",
+        )
+    if entry and jax.process_index() == 0:
+        provenance.write_run_record(workdir, entry)
+    return entry
 
 
 def load_init_params(path: str, trainer: Trainer):
@@ -209,7 +254,13 @@ def evaluate(writer, step, eval_fn, params, trainer: Trainer, eval_cfg, config) 
         total += float(sums["nll"])
         count += float(sums["count"])
     it.close()
-    loss = total / max(count, 1.0)
+    if count <= 0:  # a mean over nothing would read as a perfect 0.0
+        raise ValueError(
+            f"config eval_sources={config.eval_sources!r}: no held-out token carries a "
+            f"label in {config.train.eval_batches} batch(es) (config train.eval_batches); "
+            f"check the validation records with python -m lumos_jax.data.check"
+        )
+    loss = total / count
     writer.write_scalars(step, {"eval_loss": loss})
     if jax.process_index() == 0:  # the console's line (clu's logging writer is filtered)
         logging.info(

@@ -58,6 +58,20 @@ class ExampleSpec:
     max_skips: int
 
 
+def length_problem(record: records.TokenRecord, stream: str, seq_len: int) -> str:
+    """Why `record` does not fit stream `stream`'s bucket of `seq_len` tokens ('' if it
+    does), naming the config key that fixes it (data.check applies the same test)."""
+    n = record.sequence_length(with_text=True)
+    if n <= seq_len:
+        return ""
+    return (
+        f"sequence of {n} tokens ({len(record.text_ids)} prompt ids, {record.num_frames} "
+        f"latent frames of {record.height}x{record.width} px) does not fit bucket "
+        f"'{stream}' of {seq_len} tokens: raise config data.streams.{stream}.seq_len to "
+        f">= {n} (or prepare shorter, smaller clips or shorter captions)"
+    )
+
+
 class ExampleMaker:
     """Grain map_with_index transform: (position, record index) -> one padded example."""
 
@@ -69,16 +83,9 @@ class ExampleMaker:
         record = self.source.read(index)
         shard, local = self.source.locate(index)
         records.check(record, self.spec.vocab, shard=shard, index=local)
-        n = record.sequence_length(with_text=True)
-        if n > self.spec.seq_len:
-            raise records.RecordError(
-                shard,
-                local,
-                (
-                    f"sequence of {n} tokens ({len(record.text_ids)} prompt ids) does not fit "
-                    f"bucket '{self.spec.stream}' of {self.spec.seq_len} tokens"
-                ),
-            )
+        problem = length_problem(record, self.spec.stream, self.spec.seq_len)
+        if problem:
+            raise records.RecordError(shard, local, problem)
         return record
 
     def _load_or_skip(self, index: int):
@@ -124,10 +131,13 @@ class ExampleMaker:
 
     def __call__(self, position: int, record_index: int) -> dict:
         s = self.spec
-        record, skipped = self._load_or_skip(int(record_index))
+        filler = int(record_index) < 0  # a padding row of the last eval batch
+        record, skipped = self._load_or_skip(0 if filler else int(record_index))
         global_position = position * s.process_count + s.process_index  # same in any layout
         rng = np.random.default_rng([s.seed, s.stream_id, global_position])
         example = self.build(record, rng)
+        if filler:
+            example["labels"][:] = -1  # no loss: the mean is over the real records only
         example["_skips"] = skipped
         return example
 
@@ -235,7 +245,14 @@ class Pipeline:
         if c.shuffle:
             ds = ds.shuffle(seed=int(c.seed) * 1000 + stream_id)
         ds = ds.repeat(c.num_epochs or None)  # reshuffled every epoch
-        if c.num_epochs and len(ds) % c.batch_size:
+        if c.num_epochs and len(ds) % c.batch_size and c.get("pad_final_batch", False):
+            # Evaluation: every record counts, and the last global batch is filled with
+            # rows that carry no label (index -1), so fewer records than a batch still
+            # give a loss (never a mean over nothing).
+            ds = grain.MapDataset.concatenate(
+                [ds, grain.MapDataset.source([-1] * (c.batch_size - len(ds) % c.batch_size))]
+            )
+        elif c.num_epochs and len(ds) % c.batch_size:
             # Whole global batches only, so every process yields the same number of batches.
             logging.info(
                 "stream '%s': the last %d examples do not fill a global batch and are not used",
