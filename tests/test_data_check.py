@@ -97,6 +97,8 @@ def test_cli_lists_problems_and_exits_1(shards, tmp_path):
             "lumos_jax.data.check",
             f"--sources=array_record:{shards}/a-*.array_record",
             "--config=configs/t2v.py:tiny",
+            # The records' codebook, whatever the preset's (overrides as train takes them).
+            f"--config.vocab.visual_size={VOCAB.visual_size}",
         ],
         cwd=ROOT,
         capture_output=True,
@@ -106,7 +108,8 @@ def test_cli_lists_problems_and_exits_1(shards, tmp_path):
     assert r.returncode == 1, r.stderr[-2000:]
     out = r.stdout.splitlines()
     assert len(out) == 6 and out[-1] == (
-        "checked 10 records in 4 shards (format, checksums and vocabulary ranges): 3 bad "
+        "checked 10 records in 4 shards (format, checksums, vocabulary ranges and bucket "
+        "lengths): 3 bad "
         "records, 2 shards that do not open"
     )
     ok = subprocess.run(
@@ -147,3 +150,27 @@ def test_an_empty_reader_error_is_explained_from_the_file(tmp_path):
     assert (
         sources.open_problem(str(foreign), RuntimeError("too short")) == "RuntimeError: too short"
     )
+
+
+def test_config_applies_the_pipelines_bucket_lengths_naming_the_key(tmp_path, capsys):
+    """Issue 26: check passed records that train then rejected as too long."""
+    from lumos_jax import cli
+
+    config = cli.load_config_file(os.path.join(ROOT, "configs", "t2v.py") + ":tiny")
+    vocab = layout.vocab_from_config(config.vocab)
+    seq_len = config.data.streams.video.seq_len
+    rng = np.random.default_rng(0)
+    frames = 1 + seq_len // layout.tokens_per_frame(4, 4)  # 32x32 px frames: too long
+    long_ = records.random_record(rng, vocab, frames=frames, height=32, width=32, text_len=8)
+    short = records.random_record(rng, vocab, frames=2, height=32, width=32, text_len=8)
+    records.write_array_record(tmp_path / "video-train-00000.array_record", [short, long_])
+    spec = f"array_record:{tmp_path}/video-train-*.array_record"
+    args = [f"--sources={spec}", f"--config={ROOT}/configs/t2v.py:tiny"]
+    assert check.main(args) == 1
+    out = capsys.readouterr().out.splitlines()
+    need = long_.sequence_length()
+    assert "record 1: sequence of" in out[0] and f"bucket 'video' of {seq_len} tokens" in out[0]
+    assert f"raise config data.streams.video.seq_len to >= {need}" in out[0]
+    assert check.main([*args, f"--config.data.streams.video.seq_len={need}"]) == 0
+    # Another stream named: its bucket applies.
+    assert check.main([*args, "--stream=image"]) == 1
