@@ -102,8 +102,18 @@ def experiment(task: str, arg: str) -> ml_collections.ConfigDict:
             decay_norms=False,
         )
     )
+    # timeout_s: joining the job; heartbeat_timeout_s: a process silent this long is lost
+    # (jax.distributed's heartbeat_timeout_seconds); shutdown_timeout_s: how long a finished
+    # process waits for the others at exit (jax's shutdown_timeout_seconds).
     c.distributed = ml_collections.ConfigDict(
-        dict(coordinator="", num_processes=0, process_id=-1, timeout_s=300)
+        dict(
+            coordinator="",
+            num_processes=0,
+            process_id=-1,
+            timeout_s=300,
+            heartbeat_timeout_s=100,
+            shutdown_timeout_s=300,
+        )
     )
     c.data = data_config.default_config()
     c.sampling = sampling_config.default_config(task, res or "64px")
