@@ -36,7 +36,7 @@ def parse_arg(arg: str) -> tuple[str, str]:
         raise ValueError(f"config preset {name!r}: expected one of {model_config.PRESETS}")
     if name == "tiny":
         if res:
-            raise ValueError("the tiny preset has one resolution (64x64 px); drop the suffix")
+            raise ValueError("the tiny preset has one resolution (96x96 px); drop the suffix")
         return name, ""
     res = res or "256p"
     if res not in RESOLUTIONS:
@@ -44,9 +44,18 @@ def parse_arg(arg: str) -> tuple[str, str]:
     return name, res
 
 
+# The tiny preset's visual ids: the codes of the built-in world's fitted codebook
+# (assets/shapes_codebook: its 8 palette colours and 3 backgrounds as solid 4x8x8 tubes).
+# Records of another visual tokenizer need their codebook size here
+# (--config.vocab.visual_size, e.g. 1000 for the FSQ `small` / `tiny` presets).
+TINY_VISUAL_SIZE = 11
+
+
 def _vocab(name: str) -> ml_collections.ConfigDict:
     if name == "tiny":
-        return ml_collections.ConfigDict(dict(kind="compact", text_tokens=448, visual_size=1000))
+        return ml_collections.ConfigDict(
+            dict(kind="compact", text_tokens=448, visual_size=TINY_VISUAL_SIZE)
+        )
     return ml_collections.ConfigDict(dict(kind="release", text_tokens=0, visual_size=64000))
 
 
@@ -58,7 +67,7 @@ def experiment(task: str, arg: str) -> ml_collections.ConfigDict:
     # What the config was built from, recorded in config.json; no code reads them.
     c.task = task
     c.preset = name
-    c.resolution = res or "64px"
+    c.resolution = res or "96px"
     c.seed = 0
     c.vocab = _vocab(name)
     vocab = layout.vocab_from_config(c.vocab)
@@ -116,7 +125,7 @@ def experiment(task: str, arg: str) -> ml_collections.ConfigDict:
         )
     )
     c.data = data_config.default_config()
-    c.sampling = sampling_config.default_config(task, res or "64px")
+    c.sampling = sampling_config.default_config(task, res or "96px")
     _link(c)
     if name == "tiny":
         _tiny(c)

@@ -65,6 +65,7 @@ CLI_MODULES = {
     "lumos_jax.data.prepare",
     "lumos_jax.data.check",
     "lumos_jax.tokenizer.train",
+    "lumos_jax.tokenizer.fit",
 }
 # Libraries that also run as a script (a small main over their functions): imported
 # for the functions, so they stay in their layer and may be imported.

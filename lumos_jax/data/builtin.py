@@ -1,6 +1,6 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
 """The tiny presets' built-in data: ShapesMotion token records made with the visual
-tokenizer shipped in assets/tokenizer_shapes, built on first use.
+tokenizer shipped in assets/shapes_codebook (a fitted patch codebook), built on first use.
 
 The tiny configs name them with `builtin:` values, resolved by `resolve` when a run
 starts (train: the data keys; sample and evaluate: the tokenizer keys):
@@ -8,7 +8,7 @@ starts (train: the data keys; sample and evaluate: the tokenizer keys):
   builtin:video-train, builtin:image-train, builtin:video-validation, ...
         -> array_record:CACHE/FINGERPRINT/{stream}-{split}-*.array_record
   builtin:text_tokenizer    -> CACHE/FINGERPRINT/tokenizer.json (the ShapesMotion BPE)
-  builtin:visual_tokenizer  -> assets/tokenizer_shapes
+  builtin:visual_tokenizer  -> assets/shapes_codebook
 
 CACHE is ~/.cache/lumos_jax/shapes_tokens and FINGERPRINT the first 16 hex digits of
 the visual tokenizer's parameter sha256 (the one prepare's manifests record), so
@@ -40,7 +40,7 @@ from lumos_jax.tokenizer import checkpoint_io
 
 PREFIX = "builtin:"
 ASSETS = checkout.ASSETS
-SHIPPED_TOKENIZER = os.path.join(ASSETS, "tokenizer_shapes")
+SHIPPED_TOKENIZER = os.path.join(ASSETS, "shapes_codebook")
 CACHE_ROOT = "~/.cache/lumos_jax/shapes_tokens"
 # Records per split and stream (video clips, and as many images): the demo's
 # from-scratch amount; the tiny preset's 3000 steps x 16 see each clip ~12 times.

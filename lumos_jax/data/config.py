@@ -18,14 +18,14 @@ def _stream(sources_spec: str, seq_len: int, weight: float) -> ml_collections.Co
 
 
 def default_config() -> ml_collections.ConfigDict:
-    """`config.data` with CPU-sized defaults (compact vocabulary, 64x64 px, 5 latent frames)."""
+    """`config.data` with CPU-sized defaults (compact vocabulary, 96x96 px, 3 latent frames)."""
     c = ml_collections.ConfigDict()
     c.vocab = ml_collections.ConfigDict(dict(kind="compact", text_tokens=448, visual_size=1000))
     # Streams = resolution buckets. sources: comma-separated `array_record:GLOB`,
     # `tfds:NAME[:SPLIT]`, `lumos_pkl:GLOB`; weight: batches drawn in proportion (0 = off).
     c.streams = ml_collections.ConfigDict()
-    c.streams.image = _stream("", 256, 1.0)  # 64x64 image: 76 frame tokens + prompt
-    c.streams.video = _stream("", 512, 1.0)  # 5 frames x 76 + prompt
+    c.streams.image = _stream("", 256, 1.0)  # 96x96 image: 160 frame tokens + prompt
+    c.streams.video = _stream("", 544, 1.0)  # 3 frames x 160 + <= 48 prompt ids
     c.tfds_data_dir = ""
     c.batch_size = 8  # global; each JAX process gets batch_size / process_count rows
     c.seed = 0

@@ -16,9 +16,9 @@ from lumos_jax import layout
 from lumos_jax.data import media, shapes
 from lumos_jax.tokenizer import text as text_lib
 
-SHAPES_SIZE = 64  # px; video stream 17 frames (-> 5 latent frames), image stream 1 frame
-SHAPES_FRAMES = {"video": 17, "image": 1}
-SHAPES_FPS = 8
+SHAPES_SIZE = shapes.SIZE  # px; video stream 9 frames (-> 3 latent frames), images 1 frame
+SHAPES_FRAMES = {"video": shapes.VIDEO_FRAMES, "image": 1}
+SHAPES_FPS = shapes.FPS
 
 
 @dataclasses.dataclass(frozen=True)

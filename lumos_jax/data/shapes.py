@@ -1,24 +1,30 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
-"""ShapesMotion: an embedded, procedural, captioned dataset of coloured shapes.
+"""ShapesMotion: an embedded, procedural, captioned dataset of coloured shapes on the
+token grid.
 
-Every example is a pure function of (seed, split, index): `sample_meta` draws a
-scene description (objects, layout, per-frame centres, motion, background,
-caption) from a per-example generator, and `render_clip` turns that metadata
-into pixels. Metadata is plain JSON, so an evaluation can hold prompts without
-pixels and re-render a scene when it needs a reference. Where objects start and how
-they move (placement, relations, bouncing trajectories) is `shapes_layout`.
+Every example is a pure function of (seed, split, index): `sample_meta` draws a scene
+description (objects, layout, per-frame boxes, motion, background, caption) from a
+per-example generator, and `render_clip` turns that metadata into pixels. Metadata is
+plain JSON, so an evaluation can hold prompts without pixels and re-render a scene.
+
+The world is drawn so that its tokens *factorise* (shared/design.md, "The built-in
+world"): every 4x8x8 tube of the demo's tokenizer (and the 1x8x8 first frame) shows one
+solid colour, an object's palette colour or the plain background, still within a latent
+frame. Shapes are told apart by the *arrangement* of their cells (pixel art: a 3x3 block,
+a 5x5 disc with cut corners, a 5-wide stepped triangle), and a moving group steps one cell
+per latent frame. So a token's content never depends jointly on an object's colour and
+its shape: the held-out colour-shape pairs use only tokens that training shows (red cells
+come from red circles and squares, the triangle's arrangement from other colours), and
+a patch codebook of the 11 solid cells reconstructs every scene exactly.
 
 Geometry conventions (shared with `lumos_jax.evaluation.detector`):
-  * pixel (row y, column x) covers [x, x+1) x [y, y+1); an object with integer
-    centre (cx, cy) and radius r fills a subset of the box [cx-r, cx+r) x
-    [cy-r, cy+r), and always touches all four sides of that box;
-  * boxes are (x0, y0, x1, y1) with exclusive ends, so the centre is the mean;
+  * pixel (row y, column x) covers [x, x+1) x [y, y+1); cells are CELL x CELL pixels;
+  * boxes are (x0, y0, x1, y1) pixels with exclusive ends, so the centre is the mean;
   * y grows downwards: "up" and "above" mean smaller y.
 """
 
 import functools
 import json
-import math
 
 import numpy as np
 
@@ -26,10 +32,15 @@ from lumos_jax.data import shapes_layout
 
 SPLITS = ("train", "validation", "holdout")
 _SPLIT_IDS = {"train": 0, "validation": 1, "holdout": 2}
+CELL = 8  # px: one token of the 4x8x8 tokenizer
+TEMPORAL = 4  # pixel frames per latent frame after the first (the causal tokenizer's)
+# The built-in geometry: 12x12 cells (room for three 5x5 discs with gaps), and
+# 9 frames = 3 latent frames (the start, then two one-cell steps).
+SIZE = 96
+VIDEO_FRAMES = 9
+FPS = 8
 
-# Object colours: every pair is >= 95 apart in RGB, and every background shade
-# (texture included) is >= 95 from every one of them, so a detector with a
-# colour-distance threshold of ~55 survives Gaussian noise of sigma 8.
+# Object colours: every pair is >= 95 apart in RGB and >= 95 from every background.
 PALETTE = {
     "red": (215, 25, 30),
     "orange": (250, 130, 20),
@@ -42,13 +53,15 @@ PALETTE = {
 }
 BACKGROUNDS = {"gray": (128, 128, 128), "black": (20, 20, 20), "white": (235, 235, 235)}
 SHAPES = ("circle", "square", "triangle")
-SIZES = ("small", "large")
-# radius / min(height, width): 6 and 10 px at 64x64 (boxes of 12 and 20 px, whole
-# multiples of the lattice below), 3 and 5 px at 32x32.
-SIZE_FRACTION = {"small": 0.094, "large": 0.156}
+# Cell masks (rows top to bottom); each touches all four sides of its box.
+SHAPE_CELLS = {
+    "square": ("###", "###", "###"),
+    "circle": (".###.", "#####", "#####", "#####", ".###."),
+    "triangle": ("..#..", ".###.", "#####"),
+}
+SIZES = ("regular",)  # one size per shape: the cell arrangements above
 MOTIONS = ("static", "left", "right", "up", "down")
 RELATIONS = ("left of", "right of", "above", "below")
-TEXTURES = ("plain", "checker", "stripes")
 KINDS = ("single", "pair", "relation", "count")
 _KIND_PROBS = (0.35, 0.2, 0.25, 0.2)
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three"}
@@ -58,14 +71,6 @@ NUMBER_WORDS = {1: "one", 2: "two", 3: "three"}
 HOLDOUT_PAIRS = frozenset(
     {("red", "triangle"), ("blue", "square"), ("yellow", "circle"), ("cyan", "triangle")}
 )
-TEXTURE_AMPLITUDE = 12  # +- around the background colour; keeps it far from the palette
-PAN_SPEED = 0.5  # background texture pixels per frame ("slowly panning")
-# Object boxes start on a lattice of 4 px at 64x64 (scaled with the image; half of the
-# 8 px a token of the 4x8x8 tokenizer covers), and every motion moves a whole lattice
-# step per 4 frames, so on frames 0, 4, 8, ... every box edge is on the lattice. The
-# 1000-code tokenizer must then tell ~2 edge offsets per token axis apart, not 8: the
-# per-token patterns drop below its codebook size and reconstructions stay sharp.
-_LATTICE = 4
 
 
 def record_id(seed, split, index):
@@ -81,18 +86,27 @@ def example_rng(seed, split, index):
     return np.random.default_rng([int(seed), _SPLIT_IDS[split], int(index)])
 
 
-def radius_for(size, height, width):
-    """Object radius in pixels for a size name at this resolution."""
-    return max(3, int(round(SIZE_FRACTION[size] * min(height, width))))
+@functools.lru_cache(maxsize=None)
+def cell_mask(shape):
+    """bool [h, w] cells of a shape (read-only)."""
+    if shape not in SHAPE_CELLS:
+        raise ValueError(f"unknown shape {shape!r}; expected one of {SHAPES}")
+    mask = np.asarray([[c == "#" for c in row] for row in SHAPE_CELLS[shape]])
+    mask.setflags(write=False)
+    return mask
 
 
-def lattice_for(height, width):
-    """Pixel step of the lattice object boxes start on: 4 px at 64x64, 2 at 32x32. It
-    divides both box sizes and the 4-frame travel of the slowest motion, so boxes stay
-    on it every fourth frame (a coarser one where the image size makes these disagree)."""
-    unit = max(1, int(round(min(height, width) / 64.0)))  # px per frame, as in place_scene
-    sides = [2 * radius_for(z, height, width) for z in SIZES]
-    return math.gcd(_LATTICE * unit, *sides)
+def cell_size(shape):
+    """(w, h) of a shape's box in cells."""
+    h, w = cell_mask(shape).shape
+    return w, h
+
+
+def grid_size(height, width):
+    """(columns, rows) of cells of an image; both sides must be whole cells."""
+    if height % CELL or width % CELL:
+        raise ValueError(f"ShapesMotion draws on {CELL}-px cells: {height}x{width} is not")
+    return width // CELL, height // CELL
 
 
 # ------------------------------------------------------------------ scene specs
@@ -115,41 +129,34 @@ def _sample_objects(rng, kind, split):
         first = held[rng.integers(len(held))]
     else:
         first = _sample_pair(rng, False)
-    size = str(rng.choice(SIZES))
     if kind == "single":
-        pairs, sizes = [first], [size]
+        pairs = [first]
     elif kind == "count":
-        n = int(rng.integers(2, 4))
-        pairs, sizes = [first] * n, [size] * n
+        pairs = [first] * int(rng.integers(2, 4))
     else:  # pair / relation: two distinct colour-shape pairs
-        second = _sample_pair(rng, holdout, {first})
-        pairs, sizes = [first, second], [size, str(rng.choice(SIZES))]
-    return [{"shape": s, "color": c, "size": z} for (c, s), z in zip(pairs, sizes)]
+        pairs = [first, _sample_pair(rng, holdout, {first})]
+    return [{"shape": s, "color": c, "size": SIZES[0]} for c, s in pairs]
 
 
-def sample_spec(rng, split, num_frames=17):
+def sample_spec(rng, split, num_frames=VIDEO_FRAMES):
     """Draws what a scene shows (not where): kind, objects, relation, motion,
-    background and which optional phrases the caption mentions."""
+    background and whether the caption mentions the background."""
     kind = str(rng.choice(KINDS, p=_KIND_PROBS))
     objects = _sample_objects(rng, kind, split)
     relation = str(rng.choice(RELATIONS)) if kind == "relation" else None
     motion = str(rng.choice(MOTIONS)) if num_frames > 1 else "static"
-    texture = str(rng.choice(TEXTURES, p=(0.5, 0.25, 0.25)))
-    background = {"color": str(rng.choice(list(BACKGROUNDS))), "texture": texture}
     return {
         "kind": kind,
         "objects": objects,
         "relation": relation,
         "motion": motion,
-        "background": background,
-        "mention_size": bool(kind == "single" and rng.random() < 0.5),
+        "background": {"color": str(rng.choice(list(BACKGROUNDS)))},
         "mention_background": bool(rng.random() < 0.5),
     }
 
 
-def _object_phrase(obj, mention_size):
-    words = f"{obj['size']} {obj['color']}" if mention_size else obj["color"]
-    return ("an " if words[0] in "aeiou" else "a ") + f"{words} {obj['shape']}"
+def _object_phrase(obj):
+    return ("an " if obj["color"][0] in "aeiou" else "a ") + f"{obj['color']} {obj['shape']}"
 
 
 def caption(spec):
@@ -160,16 +167,13 @@ def caption(spec):
         o = objs[0]
         text = f"{NUMBER_WORDS[len(objs)]} {o['color']} {o['shape']}s"
     elif kind == "relation":
-        first, second = _object_phrase(objs[0], False), _object_phrase(objs[1], False)
-        text = f"{first} {spec['relation']} {second}"
+        text = f"{_object_phrase(objs[0])} {spec['relation']} {_object_phrase(objs[1])}"
     elif kind == "pair":
-        text = f"{_object_phrase(objs[0], False)} and {_object_phrase(objs[1], False)}"
+        text = f"{_object_phrase(objs[0])} and {_object_phrase(objs[1])}"
     else:
-        text = _object_phrase(objs[0], spec.get("mention_size", False))
+        text = _object_phrase(objs[0])
     if spec.get("mention_background"):
-        bg = spec["background"]
-        texture = {"plain": "", "checker": "checkered ", "stripes": "striped "}[bg["texture"]]
-        text += f" on a {texture}{bg['color']} background"
+        text += f" on a {spec['background']['color']} background"
     if motion != "static":
         if kind == "relation":
             text += f", moving {motion}"
@@ -181,29 +185,27 @@ def caption(spec):
 # ------------------------------------------------------------------ metadata
 
 
-def build_meta(rng, spec, height=64, width=64, num_frames=17, fps=8):
-    """Full metadata (JSON-able dict) of a scene: spec + radii, per-frame centres
-    [F][n][2] and boxes [F][n][4], background pan, caption."""
-    scale = min(height, width) / 64.0
-    objects = [dict(o, radius=radius_for(o["size"], height, width)) for o in spec["objects"]]
-    radii = [o["radius"] for o in objects]
-    start, motion, speed = shapes_layout.place_scene(
-        rng, spec, radii, width, height, num_frames, scale, lattice_for(height, width)
-    )
-    centers = shapes_layout.trajectory(start, radii, motion, speed, width, height, num_frames)
-    r = np.asarray(radii)[None, :, None]
-    boxes = np.concatenate([centers - r, centers + r], axis=-1)
-    background = dict(spec["background"], period=max(4, int(round(8 * scale))), pan=[0.0, 0.0])
-    if num_frames > 1 and background["texture"] != "plain":
-        axis, sign = shapes_layout.axis_sign(str(rng.choice(MOTIONS[1:])))
-        background["pan"][axis] = sign * PAN_SPEED * max(1.0, scale)
+def build_meta(rng, spec, height=SIZE, width=SIZE, num_frames=VIDEO_FRAMES, fps=FPS):
+    """Full metadata (JSON-able dict) of a scene: spec + per-frame boxes [F][n][4] and
+    centres [F][n][2] in pixels, the motion actually drawn (static when a move does not
+    fit), speed (px per latent frame) and the caption."""
+    cols, rows = grid_size(height, width)
+    if (num_frames - 1) % TEMPORAL:
+        raise ValueError(f"num_frames={num_frames}: expected 1 + {TEMPORAL}k")
+    sizes = [cell_size(o["shape"]) for o in spec["objects"]]
+    steps = (num_frames - 1) // TEMPORAL
+    start, motion = shapes_layout.place_scene(rng, spec, sizes, cols, rows, steps)
+    corners = shapes_layout.trajectory(start, sizes, motion, steps, cols, rows)
+    latent = [shapes_layout.latent_index(t, TEMPORAL) for t in range(num_frames)]
+    size = np.asarray(sizes)[None]
+    boxes = np.concatenate([corners, corners + size], axis=-1)[latent] * CELL  # [F, n, 4]
+    centers = (boxes[..., :2] + boxes[..., 2:]) // 2  # integers: boxes are whole cells
     meta = dict(
         spec,
-        objects=objects,
+        objects=[dict(o) for o in spec["objects"]],
         motion=motion,
-        speed=speed,
-        background=background,
-        count=len(objects),
+        speed=CELL if motion != "static" else 0,
+        count=len(spec["objects"]),
         height=height,
         width=width,
         num_frames=num_frames,
@@ -215,7 +217,7 @@ def build_meta(rng, spec, height=64, width=64, num_frames=17, fps=8):
     return meta
 
 
-def sample_meta(seed, split, index, height=64, width=64, num_frames=17, fps=8):
+def sample_meta(seed, split, index, height=SIZE, width=SIZE, num_frames=VIDEO_FRAMES, fps=FPS):
     """Metadata of example `index` of `split`; a pure function of its arguments."""
     rng = example_rng(seed, split, index)
     meta = build_meta(rng, sample_spec(rng, split, num_frames), height, width, num_frames, fps)
@@ -227,60 +229,29 @@ def sample_meta(seed, split, index, height=64, width=64, num_frames=17, fps=8):
 
 
 @functools.lru_cache(maxsize=None)
-def shape_mask(shape, radius):
-    """bool [2r, 2r]: pixels whose centres lie inside the shape; every shape
-    touches all four sides of its box (the triangle points up)."""
-    r = radius
-    y, x = np.mgrid[0 : 2 * r, 0 : 2 * r] + 0.5
-    if shape == "square":
-        mask = np.ones((2 * r, 2 * r), bool)
-    elif shape == "circle":
-        mask = (x - r) ** 2 + (y - r) ** 2 <= r * r
-    elif shape == "triangle":
-        # +0.5 keeps a 2-pixel apex so the top row of the box is never empty.
-        mask = np.abs(x - r) <= (y + 0.5) / 2
-    else:
-        raise ValueError(f"unknown shape {shape!r}; expected one of {SHAPES}")
+def pixel_mask(shape):
+    """bool [h * CELL, w * CELL]: a shape's pixels in its box (read-only)."""
+    mask = np.kron(cell_mask(shape), np.ones((CELL, CELL), bool))
     mask.setflags(write=False)
     return mask
 
 
-def render_background(meta):
-    """uint8 [F, H, W, 3]: plain colour, or a checker/stripe texture of +-amplitude
-    panning by `pan` px/frame (integer steps, so frames stay exact)."""
-    bg, f, h, w = meta["background"], meta["num_frames"], meta["height"], meta["width"]
-    base = np.asarray(BACKGROUNDS[bg["color"]], np.int16)
-    if bg["texture"] == "plain":
-        return np.broadcast_to(base.astype(np.uint8), (f, h, w, 3)).copy()
-    t = np.arange(f)
-    ox = np.floor(bg["pan"][0] * t).astype(np.int64)[:, None, None]
-    oy = np.floor(bg["pan"][1] * t).astype(np.int64)[:, None, None]
-    xs = np.arange(w)[None, None, :] + ox
-    ys = np.arange(h)[None, :, None] + oy
-    p = bg["period"]
-    if bg["texture"] == "checker":
-        pattern = (xs // p + ys // p) % 2
-    else:  # diagonal stripes
-        pattern = ((xs + ys) // p) % 2
-    shade = (2 * pattern - 1).astype(np.int16) * TEXTURE_AMPLITUDE
-    return (base + shade[..., None]).astype(np.uint8)
-
-
 def render_clip(meta):
     """uint8 [F, H, W, 3] frames of a scene described by `meta` (see build_meta)."""
-    frames = render_background(meta)
-    centers = np.asarray(meta["centers"], np.int64)
+    f, h, w = meta["num_frames"], meta["height"], meta["width"]
+    background = np.asarray(BACKGROUNDS[meta["background"]["color"]], np.uint8)
+    frames = np.broadcast_to(background, (f, h, w, 3)).copy()
+    boxes = np.asarray(meta["boxes"], np.int64)
     for i, obj in enumerate(meta["objects"]):
-        r = obj["radius"]
-        mask = shape_mask(obj["shape"], r)
+        mask = pixel_mask(obj["shape"])
         color = np.asarray(PALETTE[obj["color"]], np.uint8)
-        for t in range(meta["num_frames"]):
-            cx, cy = centers[t, i]
-            frames[t, cy - r : cy + r, cx - r : cx + r][mask] = color
+        for t in range(f):
+            x0, y0, x1, y1 = boxes[t, i]
+            frames[t, y0:y1, x0:x1][mask] = color
     return frames
 
 
-def generate_example(seed, split, index, height=64, width=64, num_frames=17, fps=8):
+def generate_example(seed, split, index, height=SIZE, width=SIZE, num_frames=VIDEO_FRAMES, fps=FPS):
     """One record: video uint8 [F, H, W, 3], caption, fps, num_frames, metadata
     (JSON string), id."""
     meta = sample_meta(seed, split, index, height, width, num_frames, fps)
@@ -295,9 +266,9 @@ def generate_example(seed, split, index, height=64, width=64, num_frames=17, fps
 
 
 def tokenizer_clips(num_clips, num_frames, height, width, seed=0):
-    """uint8 [N, F, H, W, 3] training clips for the visual tokenizer (its clip-source API:
-    `--config.data.source=lumos_jax.data.shapes:tokenizer_clips`); a mix of videos and
-    images of the train split, so both still and moving scenes are reconstructed."""
+    """uint8 [N, F, H, W, 3] clips of the train split for fitting or training a visual
+    tokenizer (its clip-source API: `lumos_jax.data.shapes:tokenizer_clips`); never the
+    evaluator's validation or hold-out scenes."""
     clips = np.empty((num_clips, num_frames, height, width, 3), np.uint8)
     for i in range(num_clips):
         meta = sample_meta(seed, "train", i, height=height, width=width, num_frames=num_frames)

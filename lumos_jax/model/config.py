@@ -95,8 +95,8 @@ def preset(name: str, vocab: layout.Vocab | None = None) -> dict:
     if name == "tiny":
         vocab = vocab or layout.compact_vocab()
         return _llama(
-            vocab, 128, 4, 4, 2, 384, head_dim=32, max_frame_tokens=layout.tokens_per_frame(8, 8)
-        )  # 64x64 px frames
+            vocab, 128, 4, 4, 2, 384, head_dim=32, max_frame_tokens=layout.tokens_per_frame(12, 12)
+        )  # 96x96 px frames
     vocab = vocab or layout.release_vocab()
     if name == "0.5b":
         return _llama(vocab, 1024, 20, 16, 8, 2816, head_dim=64)

@@ -22,10 +22,10 @@ MODES = ("ardf_cache", "ardf_nocache", "next_token")
 #            factor is 0, so every later frame is re-masked with tau = 0 (no noise).
 ANNEALING = ("linear", "constant", "release")
 # (height, width) in pixels of each experiment resolution (reference section 1 buckets).
-RESOLUTIONS = {"64px": (64, 64), "256p": (256, 448), "384p": (384, 672)}
+RESOLUTIONS = {"96px": (96, 96), "256p": (256, 448), "384p": (384, 672)}
 
 
-def default_config(task: str = "t2v", resolution: str = "64px") -> ml_collections.ConfigDict:
+def default_config(task: str = "t2v", resolution: str = "96px") -> ml_collections.ConfigDict:
     """Release settings (50 steps, CFG 15 video / 16 image, history masking 0.7), except
     that videos at 64 px sample with CFG 7.
 
@@ -41,8 +41,8 @@ def default_config(task: str = "t2v", resolution: str = "64px") -> ml_collection
     if resolution not in RESOLUTIONS:
         raise ValueError(f"sampling resolution {resolution!r}: expected {sorted(RESOLUTIONS)}")
     height, width = RESOLUTIONS[resolution]
-    tiny = resolution == "64px"
-    frames = 1 if task == "t2i" else (17 if tiny else 25)
+    tiny = resolution == "96px"
+    frames = 1 if task == "t2i" else (9 if tiny else 25)
     return ml_collections.ConfigDict(
         dict(
             mode="ardf_cache",  # ardf_cache | ardf_nocache (baseline) | next_token (baseline)

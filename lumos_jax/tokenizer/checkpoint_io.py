@@ -9,6 +9,11 @@ the architecture in `WORKDIR/tokenizer_config.json`; a loader given no architect
 reads it, and one given a preset (`tiny`, `small`, `dv4x8x8`) or a config .json that
 disagrees with the record is refused before any weights are touched.
 
+A fitted patch codebook (`lumos_jax.tokenizer.codebook`, the built-in world's tokenizer)
+is the other kind: a directory with codebook.safetensors whose tokenizer_config.json says
+`"kind": "codebook"`; `load_visual_tokenizer` tells the two apart by that file, and both
+give a model with `encode`, `decode` and `cfg`, and the same info dict.
+
 The one reader of these checkpoints: data.prepare, the built-in data, the sampler's
 loaders, the evaluator and the tokenizer trainer's init_from all come here.
 """
@@ -28,6 +33,7 @@ from flax import nnx
 
 from lumos_jax import parallel, pixels
 from lumos_jax.checkpoint import latest_complete_step, restore_params
+from lumos_jax.tokenizer import codebook as codebook_lib
 from lumos_jax.tokenizer import config as tokenizer_config
 from lumos_jax.tokenizer import model as model_lib
 
@@ -144,8 +150,27 @@ def load_visual_tokenizer(ckpt: str, config=None):
     """-> (CausalVideoTokenizer with the checkpoint's params, info dict for manifests).
 
     `config`: None / '' (the trainer's record), preset name, .json path or
-    TokenizerConfig (checked against the record).
+    TokenizerConfig (checked against the record). A codebook directory takes none.
     """
+    path = os.path.abspath(os.path.expanduser(ckpt))
+    if codebook_lib.is_codebook_dir(path):
+        if config and config != codebook_lib.KIND:
+            raise ValueError(
+                f"--tokenizer_ckpt={ckpt} is a fitted codebook, not a {config!r} tokenizer"
+            )
+        model, entries = codebook_lib.load(path)
+        fingerprint = params_fingerprint({"entries": entries})
+        info = dict(
+            id=f"{codebook_lib.KIND}:{fingerprint[:16]}",
+            config=codebook_lib.KIND,
+            checkpoint=path,
+            step=None,
+            params_sha256=fingerprint,
+            codebook_size=model.cfg.codebook_size,
+            temporal_compression=model.cfg.temporal_compression,
+            spatial_compression=model.cfg.spatial_compression,
+        )
+        return model, info
     cfg, config = resolve_config(ckpt, config)
     step_dir, step = resolve_step_dir(ckpt)
     graphdef, abstract = model_lib.abstract_model(cfg)
