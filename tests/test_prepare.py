@@ -134,7 +134,7 @@ def test_directory_with_corrupt_and_short_files(media_dir, tokenizer_ckpt, text_
     out = tmp_path / "out"
     assert prepare.main([f"--videos={media_dir}", *base_args(out, tokenizer_ckpt, text_tok)]) == 0
     manifest = json.loads((out / "manifest-train.json").read_text())
-    assert manifest["counts"] == dict(inputs=6, records=4, failed=2)
+    assert manifest["counts"] == dict(inputs=6, records=4, failed=2, empty_captions=3)
     failed = {f["file"]: f["error"] for f in manifest["failures"]}
     assert set(failed) == {"e_corrupt.mp4", "d_short.mp4"} and "too short" in failed["d_short.mp4"]
     assert manifest["buckets"] == {"3x32x64": 2, "3x64x64": 1, "1x64x64": 1}
@@ -163,12 +163,15 @@ def test_directory_with_corrupt_and_short_files(media_dir, tokenizer_ckpt, text_
     assert image.caption == ""  # no .txt beside it
 
 
-def test_strict_stops_at_a_bad_file(media_dir, tokenizer_ckpt, text_tok, tmp_path):
+def test_strict_stops_at_a_bad_file(media_dir, tokenizer_ckpt, text_tok, tmp_path, capsys):
     out = tmp_path / "out"
     rc = prepare.main(
         [f"--videos={media_dir}", "--strict", *base_args(out, tokenizer_ckpt, text_tok)]
     )
     assert rc == 1 and not (out / "manifest-train.json").exists()
+    # Inputs without a caption are refused first, named, before any decoding.
+    err = capsys.readouterr().err
+    assert "--strict: 3 of 6 inputs have no caption (d_short.mp4, e_corrupt.mp4" in err
 
 
 def test_csv_input(media_dir, tokenizer_ckpt, text_tok, tmp_path):
@@ -289,3 +292,81 @@ def test_load_frame_is_the_centred_crop_the_training_frames_get(tmp_path):
     with pytest.raises(media.MediaError, match="cannot decode image"):
         (tmp_path / "bad.png").write_text("hello")
         media.load_frame(str(tmp_path / "bad.png"), 4, 4)
+
+
+# ------------------------------------------------------------------ issue 26: own videos
+
+
+def test_geometry_is_checked_up_front_naming_the_flag(tokenizer_ckpt, text_tok, tmp_path, capsys):
+    clip = tmp_path / "in"
+    clip.mkdir()
+    write_mp4(clip / "a.mp4", 12, 64, 64)
+    out = tmp_path / "out"
+    for flag, expected in [
+        ("--size=60x60", "--size=60x60: width and height must be multiples of 32 px"),
+        ("--size=48x48", "--size=48x48: width and height must be multiples of 32 px"),
+        ("--num_frames=16", "--num_frames=16: the visual tokenizer takes 1 + 4k frames"),
+    ]:
+        args = [f"--videos={clip}", *base_args(out, tokenizer_ckpt, text_tok), flag]
+        assert prepare.main(args) == 1
+        assert expected in capsys.readouterr().err
+    assert not out.exists() or not os.listdir(out)  # nothing decoded or written
+    assert "use 13 or 17" in prepare_checks_message(16)
+
+
+def prepare_checks_message(frames):
+    from lumos_jax.data import prepare_checks
+
+    opts = prepare_job.Options(out="", tokenizer_ckpt="", num_frames=frames)
+    with pytest.raises(ValueError) as e:
+        prepare_checks.check_frames(opts, {"temporal_compression": 4})
+    return str(e.value)
+
+
+def test_config_sets_the_presets_geometry_and_vocabulary():
+    from lumos_jax import cli
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = os.path.join(root, "configs", "t2v.py") + ":tiny"
+    c = cli.load_config_file(spec)
+    opts = prepare.parse_args(["--videos=x", "--out=y", "--tokenizer_ckpt=z", f"--config={spec}"])
+    s = c.sampling
+    assert (opts.size, opts.num_frames, opts.fps) == ((s.width, s.height), s.frames, s.fps)
+    assert (opts.vocab, opts.text_tokens, opts.visual_size) == (
+        c.vocab.kind,
+        c.vocab.text_tokens,
+        c.vocab.visual_size,
+    )
+    flagged = prepare.parse_args(
+        ["--videos=x", "--out=y", "--tokenizer_ckpt=z", f"--config={spec}", "--visual_size=1000"]
+    )
+    assert flagged.visual_size == 1000 and flagged.size == opts.size  # a flag wins
+
+
+def test_windows_and_a_second_run_into_the_same_out(tokenizer_ckpt, text_tok, tmp_path):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    write_mp4(clips / "long.mp4", 36, 64, 64)  # 1.5 s at 24 fps
+    (clips / "long.txt").write_text("a gradient\n")
+    out = tmp_path / "out"
+    args = [*base_args(out, tokenizer_ckpt, text_tok), "--num_frames=5"]
+    # Every 0.5 s a whole 5-frame (1/3 s at 12 fps) window: starts 0, 0.5, 1.0.
+    assert prepare.main([f"--videos={clips}", "--clip_stride=0.5", *args]) == 0
+    recs = read_all(str(out / "video-train-*.array_record"))
+    assert [r.record_id for r in recs] == ["long.mp4@0.00s", "long.mp4@0.50s", "long.mp4@1.00s"]
+    assert not np.array_equal(recs[0].codes, recs[1].codes)
+    # A CSV with start/end columns (a quoted caption keeps its comma); images after videos.
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(images / "grey.png")
+    (images / "grey.txt").write_text("grey, flat")
+    assert prepare.main([f"--videos={images}", *args]) == 0
+    manifest = json.loads((out / "manifest-train.json").read_text())
+    assert sorted(manifest["streams"]) == ["image", "video"]
+    assert manifest["streams"]["video"]["records"] == 3 and manifest["counts"]["records"] == 4
+    table = tmp_path / "windows.csv"
+    table.write_text(f'path,caption,start,end\n{clips / "long.mp4"},"late, short",1.0,1.4\n')
+    out2 = tmp_path / "out2"
+    assert prepare.main([f"--videos={table}", *base_args(out2, tokenizer_ckpt, text_tok)]) == 0
+    (rec,) = read_all(str(out2 / "video-train-*.array_record"))
+    assert rec.caption == "late, short" and rec.codes.shape[0] == 2  # 5 frames of 1.0-1.4 s

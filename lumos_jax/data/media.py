@@ -58,10 +58,31 @@ def resample_indices(times: np.ndarray, end: float, fps: float, max_frames: int)
     return np.searchsorted(times, targets + 1e-6, side="right") - 1
 
 
-def decode_video(path: str, *, fps: float, max_frames: int) -> np.ndarray:
-    """Decodes up to `max_frames` frames resampled to `fps` -> uint8 [K, h, w, 3].
+def video_duration(path: str) -> float:
+    """Seconds of a video file's first video stream (container duration as fallback)."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(path, "no video stream")
+            stream = container.streams.video[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+            if container.duration is not None:
+                return container.duration / 1e6  # microseconds (av.time_base)
+    except MediaError:
+        raise
+    except Exception as e:  # PyAV raises many types
+        raise MediaError(path, f"cannot read ({type(e).__name__}: {e})") from None
+    raise MediaError(path, "the file records no duration")
 
-    Only the needed prefix of the file is decoded.
+
+def decode_video(
+    path: str, *, fps: float, max_frames: int, start: float = 0.0, end: float = 0.0
+) -> np.ndarray:
+    """Decodes up to `max_frames` frames resampled to `fps` -> uint8 [K, h, w, 3], from
+    `start` seconds into the file up to `end` (0: the end of the file).
+
+    Only the needed part of the file is decoded (a seek to the keyframe before `start`).
     """
     frames, times = [], []
     horizon = (max_frames - 1) / float(fps)  # last output time after the first frame
@@ -72,8 +93,14 @@ def decode_video(path: str, *, fps: float, max_frames: int) -> np.ndarray:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"  # frame + slice threads in FFmpeg
             rate = float(stream.average_rate or stream.guessed_rate or 25)
+            if start > 0 and stream.time_base is not None:
+                container.seek(int(start / stream.time_base), stream=stream, backward=True)
             for frame in container.decode(stream):
                 t = frame.time if frame.time is not None else len(frames) / rate
+                if t < start - 1e-6:
+                    continue  # decoded from the keyframe before the window
+                if end and t >= end - 1e-6:
+                    break
                 if times and t <= times[-1]:
                     continue  # duplicate or out-of-order timestamp: keep the first
                 frames.append(frame.to_ndarray(format="rgb24"))
@@ -85,9 +112,11 @@ def decode_video(path: str, *, fps: float, max_frames: int) -> np.ndarray:
     except Exception as e:  # PyAV raises many types (InvalidDataError, OSError, ...)
         raise MediaError(path, f"cannot decode ({type(e).__name__}: {e})") from None
     if not frames:
-        raise MediaError(path, "no decodable video frames")
-    end = times[-1] + 1.0 / rate
-    idx = resample_indices(np.asarray(times), end, fps, max_frames)
+        raise MediaError(
+            path, "no decodable video frames" + (f" after {start:g} s" if start else "")
+        )
+    stop = times[-1] + 1.0 / rate
+    idx = resample_indices(np.asarray(times), min(stop, end) if end else stop, fps, max_frames)
     return np.stack([frames[i] for i in idx])
 
 

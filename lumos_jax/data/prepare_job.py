@@ -16,8 +16,10 @@ from concurrent import futures
 import numpy as np
 
 from lumos_jax import layout
-from lumos_jax.data import media, records
+from lumos_jax.data import clip_windows, media, records
+from lumos_jax.data import prepare_checks as checks
 from lumos_jax.data import prepare_inputs as inputs
+from lumos_jax.data.prepare_checks import PrepareError
 from lumos_jax.progress import Progress
 from lumos_jax.tokenizer import checkpoint_io as visual
 from lumos_jax.tokenizer import text as text_lib
@@ -54,10 +56,8 @@ class Options:
     strict: bool = False
     overwrite: bool = False
     fast_compile: bool = False
-
-
-class PrepareError(RuntimeError):
-    """A run that cannot go on (e.g. --strict and a bad file, or a foreign shard)."""
+    clip_stride: float = 0.0  # seconds between window starts; 0 = one clip per video
+    config: str = ""  # the experiment config the geometry and vocabulary came from
 
 
 # ------------------------------------------------------------------ per-shard work
@@ -76,7 +76,10 @@ class _Context:
 
 def _load_item(item: inputs.Item, ctx: _Context):
     """Item -> (frames uint8 [F, H, W, 3], text ids, fps, duration); raises MediaError."""
-    frames, fps = inputs.load_frames(item, ctx.opts)
+    if isinstance(item, clip_windows.Window) and item.stream == "video":
+        frames, fps = clip_windows.load(item, ctx.opts)
+    else:
+        frames, fps = inputs.load_frames(item, ctx.opts)
     f, h, w, _ = frames.shape
     try:
         text_ids = ctx.text.encode_prompt(item.caption, width=w, height=h, frames=f, fps=fps)
@@ -312,6 +315,8 @@ def _settings(opts: Options) -> dict:
         )
     return dict(
         common,
+        config=opts.config,
+        clip_stride=opts.clip_stride,
         fps=opts.fps,
         num_frames=opts.num_frames,
         min_frames=opts.min_frames,
@@ -324,7 +329,9 @@ def run(opts: Options) -> dict:
     """Runs (or resumes) a prepare job; returns the manifest it wrote."""
     # Inputs and tokenizers first: a bad path fails before --out gets a file.
     vocab = _vocab(opts)
-    items = inputs.list_items(opts)
+    checks.check_settings(opts)
+    items = clip_windows.expand(inputs.list_items(opts), opts)
+    empty_captions = checks.check_captions(items, opts.strict)
     if opts.source != "shapes" and not opts.text_tokenizer:
         raise ValueError(
             "--text_tokenizer is required for --videos (a tokenizer.json or sentencepiece .model)"
@@ -332,18 +339,23 @@ def run(opts: Options) -> dict:
     if opts.text_tokenizer and not os.path.isfile(os.path.expanduser(opts.text_tokenizer)):
         raise FileNotFoundError(f"--text_tokenizer={opts.text_tokenizer}: no such file")
     model, visual_info = visual.load_visual_tokenizer(opts.tokenizer_ckpt, opts.tokenizer_config)
-    if model.cfg.codebook_size > vocab.visual_size:
+    if visual_info["codebook_size"] > vocab.visual_size:
         raise ValueError(
-            f"visual tokenizer has {model.cfg.codebook_size} codes but the "
-            f"vocabulary only {vocab.visual_size} (--visual_size)"
+            f"visual tokenizer has {visual_info['codebook_size']} codes but the "
+            f"vocabulary only {vocab.visual_size} (--visual_size, or the --config's "
+            f"vocab.visual_size)"
         )
+    checks.check_frames(opts, visual_info)
+    previous = checks.previous_manifest(opts.out, opts.split)
+    given_text = opts.text_tokenizer and text_lib.load(opts.text_tokenizer, vocab).fingerprint()
+    checks.check_same_tokenizers(previous, opts.out, visual_info["params_sha256"], given_text)
     os.makedirs(os.path.join(opts.out, ".prepare"), exist_ok=True)
     manifest_path = os.path.join(opts.out, f"manifest-{opts.split}.json")
-    if os.path.exists(manifest_path):
-        os.remove(manifest_path)  # present only after a complete run
+    checks.set_aside(opts.out, opts.split)
     text, text_file = text_tokenizer(opts, vocab)
     ident = dict(
-        settings=[opts.fps, opts.num_frames, opts.min_frames, opts.target, opts.size, opts.seed],
+        settings=[opts.fps, opts.num_frames, opts.min_frames, opts.target, opts.size, opts.seed]
+        + ([opts.clip_stride] if opts.clip_stride else []),  # old shards keep their keys
         visual=visual_info["id"],
         text=text.fingerprint(),
         vocab=dataclasses.asdict(vocab),
@@ -372,6 +384,10 @@ def run(opts: Options) -> dict:
             else:
                 log.info("%s: already complete, skipped", shard)
             all_stats.append(stats)
-    manifest = _manifest(opts, vocab, all_stats, text, text_file, visual_info)
+    kept = checks.kept_stats(opts.out, previous, {shard for shard, _ in plan})
+    manifest = _manifest(opts, vocab, kept + all_stats, text, text_file, visual_info)
+    manifest["counts"]["empty_captions"] = empty_captions
     _write_json(manifest_path, manifest)
+    if os.path.exists(checks.aside_path(opts.out, opts.split)):
+        os.remove(checks.aside_path(opts.out, opts.split))
     return manifest
