@@ -4,69 +4,127 @@
   python benchmarks/step_vs_reference.py                       # L=339 and L=5,499, 'auto'
   python benchmarks/step_vs_reference.py --lengths=5499 --attention=blockwise --block=512 \
       --loss_chunk=1024 --parts                                 # one setting + breakdown
+  python benchmarks/step_vs_reference.py --official_s=339:0.94,5499:18.86 \
+      --official_date=2026-12-05                                # + a ratio to given times
 
-The config is the one the official PyTorch code was timed with on this machine class
-(issue 18, 2026-12-01): hidden 256, 4 layers, 4 heads x 64, MLP 688, the release
-vocabulary (129,536 ids), fp32, batch 1. L=339 is one 16x16-code frame after its prompt;
-L=5,499 is 256p x 3 latent frames (3 x 1,828 tokens, reference section 1) after a
-15-token prompt. Every length runs in a fresh process (so peak RSS is that length's
-own) which first measures this machine's f32 matmul peak, then times the jitted
-value_and_grad of the loss (median of --reps after one compile run). MFU = model FLOPs
+The config is the one the official PyTorch code was timed with (issue 18): hidden 256,
+4 layers, 4 heads x 64, MLP 688, the release vocabulary (129,536 ids), fp32, batch 1.
+The two sequences are the official timing cases, laid out by lumos_jax.layout (reference
+section 1) with nothing padded: 10 text-range tokens (bos, 8 prompt ids, separator),
+video_start, the duration and fps tokens, 3 latent frames, video_end, separator. L=339 is
+case B: 3 frames of 8x12 codes (96x64 px, 108 tokens each); L=5,499 is 256p x 3: 3 frames
+of 32x56 codes (448x256 px, 1,828 tokens each). Other lengths are refused.
+
+Every length runs in a fresh process (so peak RSS is that length's own) which first
+measures this machine's f32 matmul peak, then times the jitted value_and_grad of the
+loss (median of --reps after one compile run). MFU = model FLOPs
 (train_step.model_flops_per_token: 6 x matmul params + causal attention) / step time /
 the higher of that peak and one measured again after the step. `--parts` adds a
 breakdown: forward only, loss head only (hidden -> chunked cross entropy, forward +
 backward), attention only (one layer's q,k,v -> out, forward + backward, times the layer
 count).
 
-The official figures on this machine (fresh processes, alternating rounds, quiet
-machine; issue 18) are printed beside ours; they are constants here because the
-PyTorch release cannot be installed on CI machines.
-
-Measured 2026-12-02 on the 2-core CI machine class (`--parts`; 'auto' = dense at 339,
-blockwise 512 at 5,499; loss chunk 256): L=5,499 6.17 s, 2.98x the official 18.4 s, 2.11
-GiB, MFU 30.9% (forward 1.5 s, loss head fwd+bwd 2.2 s, attention fwd+bwd of 4 layers
-2.4 s); L=339 0.57 s (1.70x), 1.41 GiB. Before the fused loss head (model/loss.py) and
-head-major attention blocks L=5,499 took 15.4 s. This VM's speed drifts by up to ~30%
-between runs: compare settings alternating, in one sitting. What remains is mostly
-elementwise work XLA:CPU runs far below the matmul peak (softmax over [heads, block,
-block] tiles, the [rows, 64,000] logits) and, at L=339, the vocabulary-sized embedding
-and head gradients.
+No official figure is built in: a time measured on another day, or under another load,
+makes a ratio that says more about the machine than the code (issue 27). Pass the
+official seconds with the date they were measured (--official_s, --official_date), best
+from the same session, and the table and JSON add them and the ratio, labelled as given.
+This VM's speed drifts by up to ~30% between runs, more when other work shares its cores:
+compare settings alternating, in one sitting, and report the spread of fresh processes.
 """
 
 import argparse
+import datetime
+import importlib.metadata
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
 import time
 
-# Official PyTorch code, same config, same machine class (issue 18): seconds, peak GiB.
-OFFICIAL = {339: (0.971, 1.29), 5499: (18.4, 8.0)}
-# Frames (count, code rows, code cols) per length; the prompt fills the rest.
-GRIDS = {339: (1, 16, 16), 5499: (3, 32, 56)}
+import numpy as np
 
-P = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-P.add_argument("--lengths", default="339,5499")
-P.add_argument("--attention", default="auto")
-P.add_argument("--block", type=int, default=512, help="blockwise attention block (q and k)")
-P.add_argument("--loss_chunk", type=int, default=256)  # the tiny preset's
-P.add_argument("--fused", type=int, default=1, help="1: fused loss head (default), 0: autodiff")
-P.add_argument("--reps", type=int, default=3)
-P.add_argument("--matmul", type=int, default=2048)
-P.add_argument("--parts", action="store_true", help="also time forward, loss head, attention")
-P.add_argument("--one", type=int, default=0, help=argparse.SUPPRESS)  # child: one length
-ARGS = P.parse_args()
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from lumos_jax import layout  # noqa: E402
+
+# The official timing cases (issue 27): seq_len -> (latent frames, height px, width px).
+# 339 = 10 + 3 + 3 x 108 + 2 and 5,499 = 10 + 3 + 3 x 1,828 + 2 (tokens_per_frame).
+CASES = {339: (3, 64, 96), 5499: (3, 256, 448)}
+PROMPT_IDS = 8  # bos + 8 + separator: the 10 text-range tokens before video_start
+# 3 latent frames are 9 pixel frames; at 8 fps prepare_job's duration is round(9 / 8) = 1.
+FPS, DURATION = 8, 1
 
 
-def child(seq_len: int) -> dict:
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+def official_case(seq_len: int, vocab: layout.Vocab):
+    """seq_len -> (prompt ids [8], codes [3, rows, cols], layout.Sequence of seq_len tokens).
+
+    Ids and codes are seeded random draws: their values do not change the step's cost.
+    """
+    if seq_len not in CASES:
+        raise ValueError(
+            f"--lengths: {seq_len} is not an official case; choose from {sorted(CASES)}"
+        )
+    frames, height, width = CASES[seq_len]
+    rng = np.random.default_rng(0)
+    text_ids = rng.integers(vocab.first_text_id, vocab.text_size, PROMPT_IDS)
+    codes = rng.integers(0, vocab.visual_size, (frames, height // 8, width // 8))
+    seq = layout.build_sequence(
+        text_ids, codes, fps=FPS, duration=DURATION, height=height, width=width, vocab=vocab
+    )
+    return text_ids, codes, seq
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--lengths", default="339,5499", help=f"comma-separated, from {sorted(CASES)}")
+    p.add_argument("--attention", default="auto")
+    p.add_argument("--block", type=int, default=512, help="blockwise attention block (q and k)")
+    p.add_argument("--loss_chunk", type=int, default=256)  # the tiny preset's
+    p.add_argument("--fused", type=int, default=1, help="1: fused loss head, 0: autodiff")
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--matmul", type=int, default=2048)
+    p.add_argument("--parts", action="store_true", help="also time forward, loss head, attention")
+    p.add_argument(
+        "--official_s",
+        default="",
+        help="official step seconds to print a ratio against, L:SECONDS[,L:SECONDS]",
+    )
+    p.add_argument("--official_date", default="", help="YYYY-MM-DD the official times were taken")
+    p.add_argument("--one", type=int, default=0, help=argparse.SUPPRESS)  # child: one length
+    a = p.parse_args(argv)
+    try:
+        a.lengths = [int(x) for x in a.lengths.split(",")]
+    except ValueError:
+        p.error(f"--lengths={a.lengths!r}: expected comma-separated integers, e.g. 339,5499")
+    bad = [L for L in a.lengths if L not in CASES]
+    if bad:
+        p.error(f"--lengths: {bad[0]} is not an official case; choose from {sorted(CASES)}")
+    a.official = {}
+    for item in filter(None, a.official_s.split(",")):
+        L, _, secs = item.partition(":")
+        try:
+            L, secs = int(L), float(secs)
+        except ValueError:
+            L, secs = 0, 0.0
+        if L not in a.lengths or not 0 < secs < float("inf"):
+            p.error(f"--official_s: {item!r} is not L:SECONDS for a length run, e.g. 5499:18.86")
+        a.official[L] = secs
+    if a.official:
+        try:
+            datetime.date.fromisoformat(a.official_date)
+        except ValueError:
+            p.error("--official_s needs --official_date=YYYY-MM-DD, the day it was measured")
+    return a
+
+
+def child(seq_len: int, args) -> dict:
     import jax
     import jax.numpy as jnp
-    import numpy as np
     from flax import nnx
 
-    from lumos_jax import config_lib, layout
+    from lumos_jax import config_lib
     from lumos_jax.model import attention_choice
     from lumos_jax.model.config import ModelConfig
     from lumos_jax.model.decoder import Decoder
@@ -76,13 +134,13 @@ def child(seq_len: int) -> dict:
     def best_time(f, *a):
         jax.block_until_ready(f(*a))
         ts = []
-        for _ in range(ARGS.reps):
+        for _ in range(args.reps):
             t = time.perf_counter()
             jax.block_until_ready(f(*a))
             ts.append(time.perf_counter() - t)
         return float(np.median(ts))
 
-    n = ARGS.matmul
+    n = args.matmul
     a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
     mm = jax.jit(lambda x: x @ x)
     peak = 2 * n**3 / min(best_time(mm, a) for _ in range(3))
@@ -98,9 +156,9 @@ def child(seq_len: int) -> dict:
         dtype="float32",
         param_dtype="float32",
         remat="none",
-        attention=ARGS.attention,
-        block_q=ARGS.block,
-        block_k=ARGS.block,
+        attention=args.attention,
+        block_q=args.block,
+        block_k=args.block,
         max_frame_tokens=0,
     )
     if c.model.attention == "auto":
@@ -109,19 +167,7 @@ def child(seq_len: int) -> dict:
         )[0]
     cfg = ModelConfig.from_dict(c.model.to_dict())
     vocab = layout.vocab_from_config(c.vocab)
-    frames, rows, cols = GRIDS.get(seq_len, (1, 16, 16))
-    rng = np.random.default_rng(0)
-    text_len = seq_len - frames * layout.tokens_per_frame(rows, cols) - 8
-    s = layout.build_sequence(
-        rng.integers(vocab.first_text_id, vocab.text_size, text_len),
-        rng.integers(0, vocab.visual_size, (frames, rows, cols)),
-        fps=8,
-        duration=2,
-        height=rows * 8,
-        width=cols * 8,
-        vocab=vocab,
-    )
-    s = layout.pad_to(s, seq_len, vocab)
+    s = layout.pad_to(official_case(seq_len, vocab)[2], seq_len, vocab)  # pads nothing
     batch = {k: jnp.asarray(v)[None] for k, v in s.items()}
     labels = jnp.where(batch["visual"] == 1, batch["tokens"], -1)
 
@@ -139,8 +185,8 @@ def child(seq_len: int) -> dict:
             labels,
             visual_offset=cfg.visual_offset,
             visual_size=cfg.visual_size,
-            chunk=ARGS.loss_chunk,
-            fused=bool(ARGS.fused),
+            chunk=args.loss_chunk,
+            fused=bool(args.fused),
         )[0]
 
     def loss(p):
@@ -160,23 +206,22 @@ def child(seq_len: int) -> dict:
         "model_tflops": round(flops / 1e12, 3),
         "peak_gflops": round(peak / 1e9, 1),
     }
-    if ARGS.parts:
+    if args.parts:
         out["forward_s"] = round(best_time(jax.jit(loss), params), 3)
         h = jax.jit(hidden_of)(params)
         w = nnx.merge(graphdef, params).lm_head[...]
         out["loss_head_s"] = round(
             best_time(jax.jit(jax.value_and_grad(loss_of_hidden, argnums=(0, 1))), h, w), 3
         )
-        out["attention_s"] = round(cfg.num_layers * attention_part(cfg, batch), 3)
+        out["attention_s"] = round(cfg.num_layers * attention_part(cfg, batch, args.reps), 3)
     out["peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
     return out
 
 
-def attention_part(cfg, batch) -> float:
+def attention_part(cfg, batch, reps: int) -> float:
     """One layer's attention (q, k, v [1, L, H, D] -> out), forward + backward, seconds."""
     import jax
     import jax.numpy as jnp
-    import numpy as np
 
     from lumos_jax.model import attention
 
@@ -197,47 +242,70 @@ def attention_part(cfg, batch) -> float:
     g = jax.jit(jax.grad(f, argnums=(0, 1, 2)))
     jax.block_until_ready(g(q, k, v))
     ts = []
-    for _ in range(ARGS.reps):
+    for _ in range(reps):
         t = time.perf_counter()
         jax.block_until_ready(g(q, k, v))
         ts.append(time.perf_counter() - t)
     return float(np.median(ts))
 
 
+def machine() -> str:
+    """CPU model and core count, for the record (Linux; else the platform's name)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(x.split(":", 1)[1].strip() for x in f if x.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor() or platform.machine()
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
 def main():
-    if ARGS.one:
-        print(json.dumps(child(ARGS.one)))
+    args = parse_args()
+    if args.one:
+        print(json.dumps(child(args.one, args)))
         return
+    passed = [
+        f"--attention={args.attention}",
+        f"--block={args.block}",
+        f"--loss_chunk={args.loss_chunk}",
+        f"--fused={args.fused}",
+        f"--reps={args.reps}",
+        f"--matmul={args.matmul}",
+    ] + ["--parts"] * args.parts
     rows = []
-    for L in (int(x) for x in ARGS.lengths.split(",")):
-        cmd = [sys.executable, __file__, f"--one={L}"] + [
-            a for a in sys.argv[1:] if not a.startswith("--lengths")
-        ]
+    for L in args.lengths:
+        cmd = [sys.executable, __file__, f"--one={L}", *passed]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode:
             sys.exit(f"L={L}: the child process failed:\n{r.stderr[-2000:]}")
         row = json.loads(r.stdout.strip().splitlines()[-1])
-        if L in OFFICIAL:
-            row["official_s"], row["official_gib"] = OFFICIAL[L]
-            row["speedup_vs_official"] = round(OFFICIAL[L][0] / row["step_s"], 2)
+        if L in args.official:
+            # Given on the command line, not measured here: labelled with its date.
+            row["official_s"] = args.official[L]
+            row["official_date"] = args.official_date
+            row["speedup_vs_official"] = round(args.official[L] / row["step_s"], 2)
         rows.append(row)
+    today, where = datetime.date.today().isoformat(), machine()
+    print(f"{today}, {where}, jax {importlib.metadata.version('jax')}")
     print(
-        f"{'L':>6} {'attention':>10} {'step s':>8} {'MFU':>6} {'peak GiB':>9} "
-        f"{'official s':>11} {'official GiB':>13} {'speed-up':>9}"
+        f"{'L':>6} {'attention':>10} {'step s':>8} {'MFU':>6} {'peak GFLOP/s':>13} {'peak GiB':>9}"
     )
     for r in rows:
         print(
             f"{r['seq_len']:>6} {r['attention']:>10} {r['step_s']:>8.3f} {r['mfu']:>6.1%} "
-            f"{r['peak_rss_gib']:>9.2f} {r.get('official_s', float('nan')):>11.3f} "
-            f"{r.get('official_gib', float('nan')):>13.2f} "
-            f"{r.get('speedup_vs_official', float('nan')):>9.2f}"
+            f"{r['peak_gflops']:>13.1f} {r['peak_rss_gib']:>9.2f}"
         )
         if "forward_s" in r:
             print(
                 f"       forward {r['forward_s']} s, loss head (fwd+bwd) {r['loss_head_s']} s, "
                 f"attention (fwd+bwd, all layers) {r['attention_s']} s"
             )
-    print(json.dumps({"rows": rows}))
+        if "official_s" in r:
+            print(
+                f"       official {r['official_s']} s (given, measured {r['official_date']}): "
+                f"{r['speedup_vs_official']}x (official / ours)"
+            )
+    print(json.dumps({"date": today, "machine": where, "rows": rows}))
 
 
 if __name__ == "__main__":
