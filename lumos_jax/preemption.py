@@ -1,5 +1,5 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
-"""SIGTERM at any point of a training run: a clean exit with one message.
+"""SIGTERM (or SIGINT, Ctrl+C) at any point of a training run: a clean exit with one message.
 
   stop = StopSignal(); stop.install()
   stop.stage = "compiling the train step"   # named in the message
@@ -17,6 +17,12 @@ lasts: the C-level handler also wakes a watcher thread (signal.set_wakeup_fd), w
 ends the process itself with exit code 0, after the same message, when the main thread
 has not finished stopping within `grace_s`. From the first step on, the handler only
 sets `requested`: the loop finishes the step in flight, saves it and exits 0.
+
+SIGINT is the same request as SIGTERM. In a job of several processes jax's preemption
+notifier owns SIGTERM once jax.distributed is initialised (its C handler replaces this
+one): a notice reaching one process makes every process stop at the same step
+(Checkpointer.reached_preemption), so `jax_owns_sigterm()` makes SIGINT a SIGTERM to this
+process for jax to handle.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ class StopSignal:
         self.stage = "starting"  # what start-up is doing, for the message
         self.step = 0  # the step a restored checkpoint stands at
         self.requested = False
+        self.signal_name = "SIGTERM"  # the last stop signal received
+        self._forward_sigint = False
         self._training = False
         self._stopped = threading.Event()  # the main thread handled it (or uninstalled)
         self._previous = None
@@ -54,13 +62,14 @@ class StopSignal:
 
     def message(self) -> str:
         return (
-            f"SIGTERM during start-up ({self.stage}): no step of this run had started, "
-            f"nothing to save; exiting"
+            f"{self.signal_name} during start-up ({self.stage}): no step of this run had "
+            f"started, nothing to save; exiting"
         )
 
     def install(self) -> None:
         """In the main thread (where Python's signal handlers live)."""
         self._previous = signal.signal(signal.SIGTERM, self._handle)
+        self._previous_int = signal.signal(signal.SIGINT, self._handle)
         read_fd, write_fd = os.pipe()
         os.set_blocking(write_fd, False)
         self._previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
@@ -68,6 +77,10 @@ class StopSignal:
         threading.Thread(
             target=self._watch, args=(read_fd,), name="sigterm-watcher", daemon=True
         ).start()
+
+    def jax_owns_sigterm(self) -> None:
+        """jax.distributed is initialised with several processes (module docstring)."""
+        self._forward_sigint = True
 
     def start_training(self) -> None:
         self._training = True
@@ -78,6 +91,7 @@ class StopSignal:
             return
         signal.set_wakeup_fd(self._previous_fd)
         signal.signal(signal.SIGTERM, self._previous)
+        signal.signal(signal.SIGINT, self._previous_int)
         write_fd = self._pipe[1]
         self._pipe = None
         os.close(write_fd)  # the watcher's read sees end-of-file, closes its end, returns
@@ -87,6 +101,10 @@ class StopSignal:
         self._stopped.set()
 
     def _handle(self, signum, frame):
+        if signum == signal.SIGINT and self._forward_sigint:
+            os.kill(os.getpid(), signal.SIGTERM)  # to jax's notifier: the job stops together
+            return
+        self.signal_name = signal.Signals(signum).name
         self.requested = True
         if not self._training:
             raise Stopped(self.message(), self.step)
@@ -98,7 +116,8 @@ class StopSignal:
                 if not data:
                     return
                 if (
-                    signal.SIGTERM in data
+                    (signal.SIGTERM in data or signal.SIGINT in data)
+                    and not self._forward_sigint
                     and not self._training
                     and not self._stopped.wait(self.grace_s)
                     and not self._training

@@ -33,11 +33,17 @@ def run(config, workdir: str, *, crash_after: int | None = None) -> int:
     stop = preemption.StopSignal()
     stop.install()
     try:
-        return _run(config, workdir, stop, crash_after)
+        step = _run(config, workdir, stop, crash_after)
+        distributed.mark_clean_exit()
+        return step
     except preemption.Stopped as e:
         stop.handled()
         logging.warning("%s", e)
+        distributed.mark_clean_exit()
         return e.step
+    except Exception as e:
+        distributed.await_verdict(e)  # a lost peer: one line naming it, not a traceback
+        raise
     finally:
         stop.uninstall()
 
@@ -47,6 +53,8 @@ def _run(config, workdir, stop, crash_after) -> int:
     stop.stage = "connecting the processes"
     distributed.initialize(config.distributed)  # first: before anything touches a backend
     is_chief = jax.process_index() == 0
+    if jax.process_count() > 1:
+        stop.jax_owns_sigterm()
 
     # ------------------------------------------- config and data (before the workdir)
     # Everything a user can get wrong fails here, before the workdir gets a file.
@@ -68,7 +76,7 @@ def _run(config, workdir, stop, crash_after) -> int:
         # The chief holds WORKDIR/.lock until it returns (the kernel drops it if the
         # process dies); a second trainer stops here, before writing anything. The other
         # processes of this job share the workdir by design (only the chief writes).
-        lock = workdir_lock.acquire(workdir) if is_chief else None
+        lock = _lock_workdir(workdir, is_chief)
         try:
             return _train(config, workdir, is_chief, train_iter, eval_cfg, stop, crash_after)
         finally:
@@ -76,6 +84,21 @@ def _run(config, workdir, stop, crash_after) -> int:
                 lock.release()
     finally:
         train_iter.close()
+
+
+def _lock_workdir(workdir, is_chief):
+    """The chief's lock; its refusal reaches every process of the job (each exits 1 with
+    the same line) instead of leaving the others to wait for a chief that is gone."""
+    lock, refusal = None, ""
+    if is_chief:
+        try:
+            lock = workdir_lock.acquire(workdir)
+        except workdir_lock.WorkdirInUseError as e:
+            refusal = str(e)
+    refusal = distributed.share("workdir_lock", refusal)
+    if refusal:
+        raise workdir_lock.WorkdirInUseError(refusal)
+    return lock
 
 
 def _train(config, workdir, is_chief, train_iter, eval_cfg, stop, crash_after) -> int:

@@ -8,7 +8,14 @@ from lumos_jax import distributed
 
 
 def _cfg(**kw):
-    base = dict(coordinator="", num_processes=0, process_id=-1, timeout_s=300)
+    base = dict(
+        coordinator="",
+        num_processes=0,
+        process_id=-1,
+        timeout_s=300,
+        heartbeat_timeout_s=100,
+        shutdown_timeout_s=300,
+    )
     base.update(kw)
     return ml_collections.ConfigDict(base)
 
