@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from lumos_jax import config_lib, eval_lib  # noqa: E402
+from lumos_jax import config_lib, eval_lib, report, video_io  # noqa: E402
 
 
 def main():
@@ -34,6 +34,9 @@ def main():
         default="1.0",
         help="softmax temperatures of the token draw (config.sampling.temperature)",
     )
+    p.add_argument("--steps", default="", help="masked-decoding steps per frame (list)")
+    p.add_argument("--no_video", action="store_true", help="images only (mini-GenEval)")
+    p.add_argument("--out", default="", help="write a grid of each row's images here")
     p.add_argument("--per_task", type=int, default=4)
     p.add_argument("--num_videos", type=int, default=12)
     p.add_argument("--split", default="train", help="prompt split to tune on")
@@ -56,20 +59,32 @@ def main():
     )
     rows = []
     print(
-        "| scale | temperature | GenEval overall | colours | single | two | counting | "
+        "| scale | temperature | steps | GenEval overall | colours | single | two | counting | "
         "position | "
         "colour attr | motion direction | seconds |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    pairs = [(float(s), float(t)) for t in a.temperatures.split(",") for s in a.scales.split(",")]
-    for scale, temperature in pairs:
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    steps = [int(s) for s in a.steps.split(",")] if a.steps else [config.sampling.steps]
+    combos = [
+        (float(s), float(t), n)
+        for n in steps
+        for t in a.temperatures.split(",")
+        for s in a.scales.split(",")
+    ]
+    for scale, temperature, n in combos:
         config.sampling.temperature = temperature
+        config.sampling.steps = n
         t0 = time.time()
-        g = eval_lib.run_geneval(gen, guidance=scale)[0]
-        v = eval_lib.run_vbench(gen, guidance=scale)[0]
+        g, images, _ = eval_lib.run_geneval(gen, guidance=scale)
+        v = {} if a.no_video else eval_lib.run_vbench(gen, guidance=scale)[0]
+        if a.out:
+            os.makedirs(a.out, exist_ok=True)
+            name = f"images_cfg{scale:g}_t{temperature:g}_s{n}.png"
+            video_io.write_png(os.path.join(a.out, name), report.grid(images[:48]))
         row = dict(
             scale=scale,
             temperature=temperature,
+            steps=n,
             overall=g["overall"],
             colors=g["colors"],
             single=g["single_object"],

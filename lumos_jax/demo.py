@@ -4,8 +4,8 @@ sample -> evaluate.
 
   python -m lumos_jax.demo --workdir=runs/demo            # what `make demo` runs
 
-1. visual tokenizer: the checkpoint shipped in assets/ (trained by the documented
-   command in assets/README.md), else trained here for --tokenizer_steps;
+1. visual tokenizer: the patch codebook shipped in assets/shapes_codebook (fitted by the
+   command in assets/README.md), else fitted here the same way (seconds);
 2. ShapesMotion token records (train + validation, video + image streams) and the
    project's BPE text tokenizer, with `lumos_jax.data.prepare`;
 3. the `tiny` text-to-video model (joint image + video batches): --train_steps more at
@@ -23,28 +23,31 @@ import time
 from absl import flags
 
 from lumos_jax import checkout, cli, config_lib, eval_lib, train_loop
-from lumos_jax.data import prepare_job
+from lumos_jax.data import prepare_job, shapes
 from lumos_jax.data.builtin import (
     ASSETS,
     SHIPPED_TOKENIZER,
     records_tokenizer,
     tokenizer_fingerprint,
 )
-from lumos_jax.tokenizer import train_loop as tokenizer_training
+from lumos_jax.tokenizer import codebook
 
 
 def _stage(name):
     print(f"\n=== {name} ({time.strftime('%H:%M:%S')})", flush=True)
 
 
-def tokenizer_stage(workdir, steps):
+def tokenizer_stage(workdir):
+    """The shipped codebook, else one fitted as assets/README.md fits it (train-split
+    clips only, never the evaluator's scenes)."""
     if os.path.isdir(SHIPPED_TOKENIZER):
         print(f"using the shipped visual tokenizer {SHIPPED_TOKENIZER}")
         return SHIPPED_TOKENIZER
-    c = config_lib.tokenizer("shapes")  # the recipe of the shipped tokenizer, maybe shorter
-    c.update(steps=steps, eval_every=min(steps, c.eval_every), ckpt_every=min(steps, c.ckpt_every))
     out = os.path.join(workdir, "tokenizer")
-    tokenizer_training.train_and_evaluate(c, out)
+    if not codebook.is_codebook_dir(out):
+        clips = shapes.tokenizer_clips(256, shapes.VIDEO_FRAMES, shapes.SIZE, shapes.SIZE)
+        codebook.save(out, codebook.fit(clips, 64), {"source": "shapes train split, 256 clips"})
+    print(f"fitted the visual tokenizer {out}")
     return out
 
 
@@ -141,7 +144,7 @@ def main(argv):
     if F.init_from == "shipped":  # the shipped checkpoints come with a checkout only
         checkout.require(ASSETS, "pass --tokenizer_ckpt=DIR and --init_from=''")
     _stage("1/4 visual tokenizer")
-    tok = F.tokenizer_ckpt or tokenizer_stage(workdir, F.tokenizer_steps)
+    tok = F.tokenizer_ckpt or tokenizer_stage(workdir)
     init_from = resolve_init(F.init_from)
     if init_from and not F.warm_start:
         check_params_tokenizer(init_from, tok)
@@ -191,7 +194,6 @@ def main(argv):
 def _define_flags():
     flags.DEFINE_string("workdir", "runs/demo", "Everything the demo writes goes here.")
     flags.DEFINE_string("tokenizer_ckpt", "", "Use this visual tokenizer checkpoint.")
-    flags.DEFINE_integer("tokenizer_steps", 3000, "Tokenizer steps when none is shipped.")
     flags.DEFINE_integer(
         "num_train",
         -1,

@@ -1,9 +1,13 @@
 # Copyright 2026 The lumos_jax Authors. Licensed under the Apache License 2.0.
-"""The evaluation report: Markdown tables, a grid of sampled frames, gifs, training curves."""
+"""The evaluation report: Markdown tables, a grid of sampled frames, gifs, training curves,
+and the same in one self-contained report.html (pictures and gifs inlined)."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import html
+import io
 import os
 
 import numpy as np
@@ -23,6 +27,10 @@ class Samples:
     image_panel_captions: list
     video_panels: np.ndarray
     video_captions: list
+    image_verdicts: list = dataclasses.field(default_factory=list)  # (correct, reason) each
+    holdout_images: np.ndarray | None = None  # [M, H, W, 3], hold-out GenEval samples
+    holdout_captions: list = dataclasses.field(default_factory=list)
+    holdout_verdicts: list = dataclasses.field(default_factory=list)
 
 
 def _fmt(v) -> str:
@@ -111,7 +119,7 @@ def origin_line(origin: dict) -> str:
     )
 
 
-def write(out, results, config, samples: Samples, metrics_paths: list[str]):
+def write(out, results, config, samples: Samples, metrics_paths: list[str], headline=None):
     video_io.write_png(os.path.join(out, "grid_images.png"), grid(samples.images[:32]))
     video_io.write_png(os.path.join(out, "compare_images.png"), grid(samples.image_panels, 2))
     frames = range(0, samples.video_panels.shape[1], 4)
@@ -137,9 +145,10 @@ def write(out, results, config, samples: Samples, metrics_paths: list[str]):
     if "tokenizer_upper_bound" in results:
         ub = results["tokenizer_upper_bound"]
         md += [
-            f"Upper bound set by the visual tokenizer (detector on its reconstructions of "
-            f"{ub['frames_checked']} validation frames): exact {ub['detector_exact']:.1%}, "
-            f"PSNR {ub['psnr_db']:.1f} dB.",
+            f"Upper bound set by the visual tokenizer (its reconstructions of "
+            f"{ub['frames_checked']} validation and hold-out frames): "
+            f"{ub.get('exact', float('nan')):.1%} exact, detector exact on "
+            f"{ub['detector_exact']:.1%}, PSNR {ub['psnr_db']:.1f} dB.",
             "",
         ]
     md += _table(
@@ -163,7 +172,7 @@ def write(out, results, config, samples: Samples, metrics_paths: list[str]):
         "",
         "Image prompts (row-major): " + "; ".join(samples.image_panel_captions),
         "",
-        "![videos: frames 0, 4, 8, 12, 16 left to right; truth, reconstruction, generated]"
+        "![videos: frames 0, 4, 8, ... left to right; truth, reconstruction, generated]"
         "(compare_videos.png)",
         "",
         "Video prompts (rows; gifs): "
@@ -179,3 +188,161 @@ def write(out, results, config, samples: Samples, metrics_paths: list[str]):
     md += [f"Sampling took {results['sampling_seconds']:.0f} s in all."]
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(md) + "\n")
+    write_html(out, results, config, samples, has_curves, headline)
+
+
+# ------------------------------------------------------------------ report.html
+
+# The demo's quality bar (issue 23): headline key -> minimum.
+BAR = {
+    "geneval_overall": 0.8,
+    "geneval_colors": 0.95,
+    "geneval_counting": 0.7,
+    "geneval_position": 0.7,
+    "geneval_color_attr": 0.7,
+    "motion_direction_t2v": 0.9,
+    "motion_direction_i2v": 0.9,
+    "compositional_holdout": 0.7,
+    "tokenizer_exact": 1.0,
+}
+_CSS = """body{font-family:sans-serif;margin:20px;max-width:1400px}
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #bbb;padding:3px 8px}
+img{image-rendering:pixelated}.tiles{display:flex;flex-wrap:wrap;gap:10px}
+.tile{width:200px;font-size:12px}.ok{color:#080}.bad{color:#b00}
+.panel{display:inline-block;margin:6px;font-size:12px;vertical-align:top}"""
+
+
+def _data_uri(frames, fps=None) -> str:
+    """A PNG (one frame [H, W, 3]) or a looping GIF ([F, H, W, 3]) as a data: URI."""
+    from PIL import Image  # local: Pillow is only needed for the HTML report
+
+    buf = io.BytesIO()
+    frames = np.asarray(frames, np.uint8)
+    if frames.ndim == 3:
+        Image.fromarray(frames).save(buf, format="PNG")
+        kind = "png"
+    else:
+        images = [Image.fromarray(f) for f in frames]
+        ms = int(1000 / max(1, fps or 4))
+        images[0].save(
+            buf, format="GIF", save_all=True, append_images=images[1:], duration=ms, loop=0
+        )
+        kind = "gif"
+    return f"data:image/{kind};base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _img(frames, scale=2, fps=None, title="") -> str:
+    w = np.asarray(frames).shape[-2] * scale
+    return f'<img src="{_data_uri(frames, fps)}" width="{w}" title="{html.escape(title)}">'
+
+
+def _html_table(title, model: dict, baseline: dict | None) -> str:
+    rows = "".join(
+        f"<tr><td>{k}</td><td>{_fmt(v)}</td>"
+        + (f"<td>{_fmt(baseline[k]) if k in baseline else 'n/a'}</td>" if baseline else "")
+        + "</tr>"
+        for k, v in model.items()
+        if isinstance(v, (int, float))
+    )
+    head = "<tr><th>metric</th><th>model</th>" + (
+        "<th>text-ignoring baseline</th>" if baseline else ""
+    )
+    return f"<h3>{html.escape(title)}</h3><table>{head}</tr>{rows}</table>"
+
+
+def _bar_table(headline: dict) -> str:
+    rows = []
+    for k, need in BAR.items():
+        v = headline.get(k)
+        ok = v is not None and v >= need
+        shown = "n/a" if v is None else f"{v:.3f}"
+        rows.append(
+            f'<tr><td>{k}</td><td class="{"ok" if ok else "bad"}">{shown}</td><td>&ge; {need}</td></tr>'
+        )
+    return "<table><tr><th>figure</th><th>value</th><th>bar</th></tr>" + "".join(rows) + "</table>"
+
+
+def _tiles(images, captions, verdicts) -> str:
+    out = []
+    for i, (img, cap) in enumerate(zip(images, captions)):
+        ok, why = verdicts[i] if i < len(verdicts) else (None, "")
+        mark = (
+            ""
+            if ok is None
+            else (
+                ' <b class="ok">&#10003;</b>'
+                if ok
+                else f' <b class="bad">&#10007;</b> {html.escape(why)}'
+            )
+        )
+        out.append(f'<div class="tile">{_img(img, 2, title=cap)}<br>{html.escape(cap)}{mark}</div>')
+    return '<div class="tiles">' + "".join(out) + "</div>"
+
+
+def write_html(out, results, config, samples: Samples, has_curves: bool, headline=None) -> str:
+    """report.html beside report.md: the bar, every table, truth | reconstruction |
+    generated per prompt (pictures and gifs playing side by side), every generated image
+    with its prompt and GenEval verdict, the training curves; nothing outside the file."""
+    s = config.sampling
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>lumos_jax evaluation</title><style>{_CSS}</style></head><body>"
+    ]
+    parts.append("<h1>lumos_jax evaluation</h1>")
+    parts.append(
+        f"<p>checkpoint <code>{html.escape(str(results['checkpoint']))}</code>; prompts: ShapesMotion "
+        f"{results['split']} split; sampling {s.steps} steps, CFG {s.guidance_image} (images) / "
+        f"{s.guidance} (videos), temperature {s.temperature}.</p>"
+    )
+    if headline:
+        parts.append("<h2>The demo's bar</h2>" + _bar_table(headline))
+    parts.append(
+        _html_table(
+            "mini-GenEval (text-to-image)", results["geneval"], results.get("baseline_geneval")
+        )
+    )
+    if "geneval_holdout" in results:
+        parts.append(
+            _html_table("mini-GenEval, compositional hold-out", results["geneval_holdout"], None)
+        )
+    parts.append(
+        _html_table(
+            "mini-VBench (text-to-video)", results["vbench"], results.get("baseline_vbench")
+        )
+    )
+    if "vbench_i2v" in results:
+        parts.append(_html_table("mini-VBench (image-to-video)", results["vbench_i2v"], None))
+    ub = results.get("tokenizer_upper_bound")
+    if ub:
+        parts.append(
+            f"<p>Visual tokenizer on {ub['frames_checked']} validation + hold-out frames: "
+            f"{ub['exact']:.1%} reconstructed exactly, detector exact on {ub['detector_exact']:.1%}, "
+            f"PSNR {ub['psnr_db']:.1f} dB.</p>"
+        )
+    parts.append("<h2>Images: ground truth | reconstruction | generated</h2>")
+    parts += [
+        f'<div class="panel">{_img(p, 2, title=c)}<br>{html.escape(c)}</div>'
+        for p, c in zip(samples.image_panels, samples.image_panel_captions)
+    ]
+    parts.append("<h2>Videos: ground truth | reconstruction | generated</h2>")
+    parts += [
+        f'<div class="panel">{_img(v, 2, fps=int(s.fps) // 2, title=c)}<br>{html.escape(c)}</div>'
+        for v, c in zip(samples.video_panels, samples.video_captions)
+    ]
+    parts.append("<h2>Every generated image (validation prompts)</h2>")
+    parts.append(_tiles(samples.images, samples.image_captions, samples.image_verdicts))
+    if samples.holdout_images is not None:
+        parts.append("<h2>Every generated image (compositional hold-out prompts)</h2>")
+        parts.append(
+            _tiles(samples.holdout_images, samples.holdout_captions, samples.holdout_verdicts)
+        )
+    if has_curves:
+        from PIL import Image  # local: as in _data_uri
+
+        curve = np.asarray(Image.open(os.path.join(out, "curves.png")).convert("RGB"))
+        parts.append("<h2>Training curves</h2>" + _img(curve, 1))
+    parts.append(f"<p>Sampling took {results['sampling_seconds']:.0f} s in all.</p></body></html>")
+    path = os.path.join(out, "report.html")
+    with open(path + ".tmp", "w") as f:
+        f.write("\n".join(parts))
+    os.replace(path + ".tmp", path)
+    return path

@@ -4,14 +4,12 @@
 Pipeline per frame: estimate the background colour (median of pixels far from
 every palette colour); label each pixel with the palette colour it is at least
 half made of (a blend of background and that colour); 4-connected components
-per colour, dropping specks, thin strokes and the blend rims that blur leaves
-around objects; shape by matching each component's mask against an ideal
-square / circle / triangle drawn in its own box. Ground-truth renders are
-recovered exactly (boxes included); Gaussian noise (sigma 8) and mild blur
-leave the results unchanged, stronger perturbations degrade them gradually.
+per colour; each reduced to the 8-px grid cells it covers and named by the
+shape whose cell arrangement (shapes.SHAPE_CELLS) matches it best, if any
+matches well enough (MIN_IOU). Ground-truth renders are recovered exactly
+(boxes included); Gaussian noise (sigma 8) leaves the results unchanged.
 """
 
-import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -24,9 +22,12 @@ _PALETTE = np.asarray([shapes.PALETTE[c] for c in _COLOR_NAMES], np.float32)  # 
 _PALETTE_SQ = (_PALETTE * _PALETTE).sum(-1)  # [K]
 
 MAX_COLOR_DIST = 55.0  # background shades are >= 95 from every palette colour
-MIN_AREA_FRACTION = 0.004  # of the image: drops specks (~16 px at 64x64)
-MIN_FILL = 0.3  # component area / box area: drops rings left by blurred edges
-_TEMPLATE_SHAPES = ("square", "circle", "triangle")
+# A blob is an object when some shape's cell arrangement, slid over it, covers it at this
+# intersection-over-union or better (the shape is the best such match). Every ground-truth
+# object matches its own shape at 1.0 and the others at <= 0.64 (tests); a lone stray
+# cell (1/9 of the smallest shape) or two objects merged into one blob are no object.
+MIN_IOU = 0.5
+_CELL = shapes.CELL
 
 
 class Detection(NamedTuple):
@@ -80,81 +81,83 @@ def foreground_mask(image, max_color_dist=MAX_COLOR_DIST):
     return palette_labels(image, max_color_dist) >= 0
 
 
-@functools.lru_cache(maxsize=1024)
-def _templates(h, w):
-    """bool [3, h, w]: ideal square, inscribed ellipse and apex-up triangle of a box."""
-    y, x = np.mgrid[0:h, 0:w] + 0.5
-    ellipse = ((x - w / 2) / (w / 2)) ** 2 + ((y - h / 2) / (h / 2)) ** 2 <= 1.0
-    triangle = np.abs(x - w / 2) <= (y + 0.5) / (h + 0.5) * (w / 2)
-    return np.stack([np.ones((h, w), bool), ellipse, triangle])
+def cell_mask_of(crop, y0, x0):
+    """bool [rows, cols] cells of the grid a pixel mask covers at least half of; crop is
+    the mask's box at pixel (y0, x0) of the image. Returns (cells, top cell, left cell)."""
+    r0, c0 = y0 // _CELL, x0 // _CELL
+    r1, c1 = -(-(y0 + crop.shape[0]) // _CELL), -(-(x0 + crop.shape[1]) // _CELL)
+    full = np.zeros(((r1 - r0) * _CELL, (c1 - c0) * _CELL), bool)
+    full[y0 - r0 * _CELL : y0 - r0 * _CELL + crop.shape[0], x0 - c0 * _CELL :][
+        :, : crop.shape[1]
+    ] = crop
+    cover = full.reshape(r1 - r0, _CELL, c1 - c0, _CELL).mean((1, 3))
+    return cover >= 0.5, r0, c0
 
 
-def classify_shape(mask):
-    """Shape name of a component from its bool [h, w] mask cropped to its box: the
-    ideal shape drawn in the same box with the highest IoU (square, circle and
-    triangle fill ~1, ~pi/4 and ~1/2 of the box, so they never tie)."""
-    templates = _templates(*mask.shape)
-    inter = (templates & mask).sum((1, 2))
-    union = (templates | mask).sum((1, 2))
-    return _TEMPLATE_SHAPES[int(np.argmax(inter / union))]
+def _best_iou(cells, template):
+    """Highest IoU of a bool cell template slid over every offset that overlaps `cells`."""
+    h, w = cells.shape
+    th, tw = template.shape
+    padded = np.zeros((h + 2 * th, w + 2 * tw), bool)
+    padded[th : th + h, tw : tw + w] = cells
+    n_cells, n_t, best = int(cells.sum()), int(template.sum()), 0.0
+    for dy in range(h + th + 1):
+        for dx in range(w + tw + 1):
+            inter = int((padded[dy : dy + th, dx : dx + tw] & template).sum())
+            best = max(best, inter / (n_cells + n_t - inter))
+    return best
+
+
+def classify_cells(cells):
+    """(shape, IoU) of the shape whose cell arrangement best matches bool [h, w] cells."""
+    scores = {s: _best_iou(cells, shapes.cell_mask(s)) for s in shapes.SHAPES}
+    shape = max(shapes.SHAPES, key=lambda s: scores[s])
+    return shape, scores[shape]
 
 
 def size_name(side, height, width):
-    """ "small" or "large" from a box side, split halfway between the two sizes."""
-    split = shapes.radius_for("small", height, width) + shapes.radius_for("large", height, width)
-    return "small" if side < split else "large"
+    """The world has one size per shape (its cell arrangement)."""
+    del side, height, width
+    return shapes.SIZES[0]
 
 
-def _components(labels, min_area, min_fill):
-    """Candidate blobs [(area, colour index, (y0, y1, x0, x1), bool crop)] of a
-    label map, keeping those large, compact and thick enough to be objects."""
+def _components(labels):
+    """Blobs [(area, colour index, (y0, y1, x0, x1), bool crop)] of a label map."""
     out = []
     for k in np.flatnonzero(np.bincount(labels.ravel() + 1, minlength=len(_PALETTE) + 1)[1:]):
         components, n = ndimage.label(labels == k)
         areas = np.bincount(components.ravel(), minlength=n + 1)
         for j, slc in enumerate(ndimage.find_objects(components), start=1):
-            if slc is None or areas[j] < min_area:
-                continue
-            crop = components[slc] == j
-            # Thin strokes (blurred rims, streaks) have no pixel whose 3x3
-            # neighbourhood is all inside; rings fill little of their box.
-            if areas[j] < min_fill * crop.size or not ndimage.binary_erosion(crop).any():
+            if slc is None:
                 continue
             box = (slc[0].start, slc[0].stop, slc[1].start, slc[1].stop)
-            out.append((int(areas[j]), int(k), box, crop))
+            out.append((int(areas[j]), int(k), box, components[slc] == j))
     return out
 
 
-def detect(
-    image,
-    max_color_dist=MAX_COLOR_DIST,
-    min_area_fraction=MIN_AREA_FRACTION,
-    min_fill=MIN_FILL,
-    labels=None,
-):
+def detect(image, max_color_dist=MAX_COLOR_DIST, min_iou=MIN_IOU, labels=None):
     """Objects in one RGB frame, largest first.
 
     image: uint8 [H, W, 3]; labels: optional precomputed palette_labels(image).
-    Returns list[Detection].
+    Each 4-connected blob of one palette colour is reduced to the grid cells it covers
+    (>= half of a cell) and named by the best-matching shape arrangement; blobs matching
+    none at `min_iou` are dropped. Returns list[Detection].
     """
     h, w = image.shape[:2]
     if labels is None:
         labels = palette_labels(image, max_color_dist)
-    min_area = max(4, int(min_area_fraction * h * w))
-    taken = np.zeros((h, w), bool)
     found = []
-    for area, k, (y0, y1, x0, x1), crop in sorted(
-        _components(labels, min_area, min_fill), key=lambda c: -c[0]
-    ):
-        # A blob touching a larger one of another colour is its blend rim
-        # (e.g. red blurred into white reads pink); real objects keep gaps.
-        if taken[max(0, y0 - 1) : y1 + 1, max(0, x0 - 1) : x1 + 1].any():
+    for area, k, (y0, y1, x0, x1), crop in sorted(_components(labels), key=lambda c: -c[0]):
+        cells, _, _ = cell_mask_of(crop, y0, x0)
+        if not cells.any():
             continue
-        taken[y0:y1, x0:x1] |= crop
+        shape, iou = classify_cells(cells)
+        if iou < min_iou:
+            continue
         found.append(
             Detection(
                 color=_COLOR_NAMES[k],
-                shape=classify_shape(crop),
+                shape=shape,
                 box=(int(x0), int(y0), int(x1), int(y1)),
                 center=((x0 + x1) / 2.0, (y0 + y1) / 2.0),
                 area=area,

@@ -70,14 +70,13 @@ def _obj(pair, size):
 
 
 def _spec(rng, kind, objects, relation=None):
-    background = {"color": str(rng.choice(list(shapes.BACKGROUNDS))), "texture": "plain"}
+    background = {"color": str(rng.choice(list(shapes.BACKGROUNDS)))}
     return {
         "kind": kind,
         "objects": objects,
         "relation": relation,
         "motion": "static",
         "background": background,
-        "mention_size": False,
         "mention_background": False,
     }
 
@@ -145,7 +144,7 @@ def make_prompts(split="validation", per_task=24, seed=0):
     return prompts
 
 
-def reference_image(prompt, seed=0, height=64, width=64):
+def reference_image(prompt, seed=0, height=shapes.SIZE, width=shapes.SIZE):
     """uint8 [H, W, 3]: a ground-truth render of a prompt (an oracle sample)."""
     rng = np.random.default_rng([seed, 11])
     meta = shapes.build_meta(rng, prompt["spec"], height, width, num_frames=1)

@@ -334,7 +334,14 @@ def evaluate(samples):
     return aggregate([score_clip(*sample) for sample in samples])
 
 
-def make_prompts(split="validation", num=64, seed=0, height=64, width=64, num_frames=17):
+def make_prompts(
+    split="validation",
+    num=64,
+    seed=0,
+    height=shapes.SIZE,
+    width=shapes.SIZE,
+    num_frames=shapes.VIDEO_FRAMES,
+):
     """Prompt metadata for T2V/I2V evaluation: ShapesMotion examples of `split`
     (their captions are the prompts; render_clip(meta)[0] is the I2V frame)."""
     return [shapes.sample_meta(seed, split, i, height, width, num_frames) for i in range(num)]
