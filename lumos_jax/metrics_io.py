@@ -9,9 +9,11 @@ here fall back to logging + metrics.jsonl, with one warning: training does not n
 from __future__ import annotations
 
 import errno
+import glob
 import json
 import logging as py_logging
 import os
+import struct
 import time
 
 import numpy as np
@@ -26,6 +28,7 @@ except ImportError as _e:  # TensorFlow (or tensorboard) missing under clu
 
 _log = py_logging.getLogger("lumos_jax.metrics")
 METRICS_NAME = "metrics.jsonl"  # in the workdir
+EVENTS_GLOB = "events.out.tfevents.*"  # TensorBoard's event files (clu's writer, the workdir)
 
 
 class _NoOpWrites:
@@ -238,3 +241,78 @@ def drop_rows_after(path: str, step: int) -> int:
             step,
         )
     return dropped
+
+
+def drop_events_after(workdir: str, step: int) -> int:
+    """The cut of drop_rows_after for TensorBoard's event files in `workdir`: records of
+    steps after `step` (and a record cut off by a kill) are dropped, each file replaced
+    atomically, so a resumed run's steps are not shown twice. Records are copied byte for
+    byte (their CRCs stay valid). Returns the number of records dropped."""
+    dropped = 0
+    for path in sorted(glob.glob(os.path.join(workdir, EVENTS_GLOB))):
+        with open(path, "rb") as f:
+            data = f.read()
+        records = list(_tf_records(data))
+        keep = [data[a:b] for a, b, payload in records if _event_step(payload) <= step]
+        whole = records[-1][1] if records else 0
+        cut = len(records) - len(keep) + int(whole < len(data))
+        if not cut:
+            continue
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(b"".join(keep))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        dropped += cut
+    if dropped:
+        _log.info("%s: dropped %d TensorBoard records after step %d", workdir, dropped, step)
+    return dropped
+
+
+def _tf_records(data: bytes):
+    """(start, end, payload) of each whole TFRecord: length (uint64 LE), its masked CRC,
+    the payload, the payload's masked CRC. A tail cut short is not yielded."""
+    pos = 0
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack_from("<Q", data, pos)
+        end = pos + 12 + length + 4
+        if end > len(data):
+            return
+        yield pos, end, data[pos + 12 : pos + 12 + length]
+        pos = end
+
+
+def _event_step(payload: bytes) -> int:
+    """Field 2 (`step`, int64 varint) of a serialized tensorboard Event; 0 when absent
+    (the file-version record). Read from the wire format: no TensorFlow or protobuf."""
+    pos = 0
+    while pos < len(payload):
+        key, pos = _varint(payload, pos)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(payload, pos)
+            if field == 2:
+                return value - (1 << 64) if value >= 1 << 63 else value
+        elif wire == 1:
+            pos += 8
+        elif wire == 2:
+            size, pos = _varint(payload, pos)
+            pos += size
+        elif wire == 5:
+            pos += 4
+        else:  # groups (never in an Event): stop reading
+            return 0
+    return 0
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while pos < len(data):
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            break
+        shift += 7
+    return value, pos

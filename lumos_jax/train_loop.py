@@ -205,6 +205,7 @@ def _restore(config, workdir, is_chief, trainer, train_iter, stop):
     stop.step = start
     if is_chief:  # rows of steps after `start` are run (and written) again
         metrics_io.drop_rows_after(os.path.join(workdir, metrics_io.METRICS_NAME), start)
+        metrics_io.drop_events_after(workdir, start)  # TensorBoard's events: the same cut
     writer = metrics_io.create_writer(workdir, is_chief)
     return checkpointer, state, start, writer
 

@@ -133,3 +133,37 @@ def test_a_real_enospc_is_one_line_naming_the_file(tmp_path):
         w.write_scalars(7, {"loss": 1.0})
     assert e.value.errno == errno.ENOSPC
     w.close()
+
+
+def _event_steps(workdir):
+    """(step, tag) of every scalar in workdir's event files, read by TensorBoard itself."""
+    loader = pytest.importorskip("tensorboard.backend.event_processing.event_file_loader")
+    out = []
+    for name in sorted(os.listdir(workdir)):
+        if name.startswith("events.out.tfevents."):
+            for event in loader.EventFileLoader(os.path.join(workdir, name)).Load():
+                out += [(event.step, v.tag) for v in event.summary.value]
+    return out
+
+
+def test_a_resume_drops_tensorboard_events_after_its_step(tmp_path):
+    """The same cut as metrics.jsonl (issue 25): no step twice in TensorBoard after a
+    resume, a record cut off by a kill dropped, other files untouched."""
+    pytest.importorskip("tensorflow")
+    if metrics_io.metric_writers is None:
+        pytest.skip("clu's writers need TensorFlow")
+    first = metrics_io.create_writer(str(tmp_path), is_chief=True)
+    for step in range(1, 7):
+        first.write_scalars(step, {"loss": float(step)})
+    first.flush()
+    first.close()
+    (events,) = [n for n in os.listdir(tmp_path) if n.startswith("events.out.tfevents.")]
+    with open(tmp_path / events, "ab") as f:
+        f.write(b"\x20\x00\x00\x00\x00\x00\x00\x00\x01\x02")  # a record cut off by a kill
+    assert metrics_io.drop_events_after(str(tmp_path), 4) == 3  # steps 5, 6 and the cut one
+    assert metrics_io.drop_events_after(str(tmp_path), 4) == 0
+    second = metrics_io.create_writer(str(tmp_path), is_chief=True)
+    for step in range(5, 8):
+        second.write_scalars(step, {"loss": float(step)})
+    second.close()
+    assert sorted(s for s, tag in _event_steps(str(tmp_path)) if tag == "loss") == list(range(1, 8))
