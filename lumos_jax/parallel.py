@@ -39,6 +39,7 @@ DEFAULT_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("norm", ()),
     ("act_batch", ("data", "fsdp")),
     ("act_length", ("context",)),
+    ("act_rows", ("data", "fsdp", "context")),  # [B * context, S / context] folds
     ("act_embed", ()),
     ("act_heads", ("tensor",)),
     ("act_kv_heads", ("tensor",)),

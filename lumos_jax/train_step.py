@@ -19,7 +19,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from lumos_jax import optim, parallel
-from lumos_jax.model import attention_choice, decoder
+from lumos_jax.model import attention_choice, context_parallel, decoder
 from lumos_jax.model import params as params_lib
 from lumos_jax.model.config import ModelConfig
 from lumos_jax.model.decoder import Decoder
@@ -43,6 +43,8 @@ class Trainer:
         self.tx = optim.make_optimizer(config.optim, self.axes)
         self.schedule = optim.schedule(config.optim)
         self.replicated = NamedSharding(mesh, P())
+        # Rows over the batch axes, replicated over 'context' (the step splits sequences).
+        self.context = dict(mesh.shape).get("context", 1)
         self.batch_sharding = NamedSharding(mesh, P(("data", "fsdp")))
         abstract_params = decoder.to_pure(self.abstract_model)
         self.param_shardings = parallel.shardings_from_axes(self.axes, abstract_params, mesh)
@@ -105,7 +107,11 @@ class Trainer:
         """Unnormalised loss sums of one (micro-)batch; gradients flow through 'objective'."""
         cfg, loss_cfg = self.model_cfg, self.config.loss
         model = self.model(params)
-        hidden, _ = model(batch["tokens"], batch["positions"], batch["segments"])
+        if self.context > 1:  # load-balanced split of each sequence (context_parallel)
+            batch = context_parallel.balance(batch, self.context)
+        hidden, _ = model(
+            batch["tokens"], batch["positions"], batch["segments"], indices=batch.get("indices")
+        )
         _, aux = visual_cross_entropy(
             hidden,
             model.lm_head[...],
@@ -115,6 +121,7 @@ class Trainer:
             chunk=loss_cfg.chunk,
             z_loss=loss_cfg.z_loss,
             fused=loss_cfg.fused,
+            seq_shards=self.context,
         )
         frames = jax.nn.one_hot(batch["segments"], self.config.max_frames, dtype=jnp.float32)
         mask = aux["mask"]  # the tokens the loss counted

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from absl import logging
 
+from lumos_jax import parallel
 from lumos_jax.model.config import ModelConfig
 
 # benchmarks/attention_paths.py, float32 forward + backward, tiny's heads 4/2 and
@@ -141,10 +142,13 @@ def context_platform() -> str:
 def layer_path(cfg: ModelConfig, seq_len: int, cached: bool) -> str:
     """The path one attention call takes: 'auto' (a model built without `resolve`, e.g.
     by a test or the sampler from a preset) is chosen here for this call's length; splash
-    needs self-attention at positions 0..S-1, so calls over a KV cache use blockwise."""
+    needs self-attention at positions 0..S-1, so calls over a KV cache and calls on a
+    sequence split over 'context' use blockwise."""
     name = cfg.attention
     if name == "auto":
         name, _ = choose(cfg, context_platform(), [seq_len])
-    if name == "splash" and cached:
+    if name == "splash" and (cached or parallel.axis_size("context") > 1):
+        # splash's static mask covers indices 0..S-1; a split sequence (context
+        # parallelism, model/context_parallel.py) runs blockwise on each shard
         name = "blockwise"
     return name

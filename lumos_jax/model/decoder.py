@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from lumos_jax import parallel
 from lumos_jax.model import attention_choice, mm_rope, splash
 from lumos_jax.model import kv_cache as kvc
 from lumos_jax.model.config import ModelConfig
@@ -58,23 +59,29 @@ class Decoder(nnx.Module):
             dtype or jnp.dtype(cfg.dtype),
         )
 
-    def __call__(self, tokens, positions, segments, cache: kvc.KVCache | None = None):
+    def __call__(self, tokens, positions, segments, cache: kvc.KVCache | None = None, indices=None):
         """tokens/segments [B, S] int32, positions [B, S, 3] -> (hidden [B, S, E], cache).
 
         hidden is final-normed, in the compute dtype. With a cache the S tokens are
         written at `cache.end` (returned cache has them written; `end` unchanged).
+        indices [B, S]: each token's sequence index (default 0..S-1); on a mesh with
+        'context' > 1 the sequence must be in context_parallel.balance's order and
+        `indices` are the ones it returns.
         """
         cfg = self.cfg
+        _check_context(cache, indices)
         x = jnp.take(self.embed[...], tokens, axis=0).astype(cfg.dtype)
         x = constrain(x, ("act_batch", "act_length", "act_embed"))
         angles = mm_rope.rope_angles(
             positions, cfg.head_dim, variant=cfg.rope_variant, theta=cfg.rope_theta
         )
+        angles = constrain(angles, ("act_batch", "act_length", None))
         b, s = tokens.shape
         if cache is None and attention_choice.layer_path(cfg, s, cached=False) == "splash":
             x = splash.poison_long_frames(x, segments, cfg.max_frame_tokens)  # once, here
         if cache is None:
             q_idx = jnp.broadcast_to(jnp.arange(s, dtype=jnp.int32), (b, s))
+            q_idx = q_idx if indices is None else indices.astype(jnp.int32)
             xs = (self.layers, None, None)
         else:
             q_idx, k_idx, k_seg, seg_buf = kvc.query_view(cache, segments)
@@ -110,6 +117,23 @@ class Decoder(nnx.Module):
             "bse,ev->bsv", hidden, w.astype(hidden.dtype), preferred_element_type=jnp.float32
         )
         return constrain(out, ("act_batch", "act_length", "act_vocab"))
+
+
+def _check_context(cache, indices) -> None:
+    """One line for a call the context-parallel layout cannot serve."""
+    c = parallel.axis_size("context")
+    if c == 1:
+        return
+    if cache is not None:
+        raise ValueError(
+            f"the KV-cached decoder (sampling) does not split sequences: run it on a mesh "
+            f"with mesh.context=1, not {c}"
+        )
+    if indices is None:
+        raise ValueError(
+            f"on a mesh with mesh.context={c} the decoder needs the sequence in "
+            f"context_parallel.balance order and its `indices`"
+        )
 
 
 def param_count(model: Decoder) -> int:

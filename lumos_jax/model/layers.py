@@ -12,8 +12,9 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.ad_checkpoint import checkpoint_name
 
+from lumos_jax import parallel
 from lumos_jax.model import attention as attn_lib
-from lumos_jax.model import attention_choice, kv_cache, mm_rope, splash
+from lumos_jax.model import attention_choice, context_parallel, kv_cache, mm_rope, splash
 from lumos_jax.model.config import ModelConfig
 from lumos_jax.parallel import constrain
 
@@ -110,7 +111,11 @@ class Attention(nnx.Module):
             )
             k, v = new_kv[0].astype(dt), new_kv[1].astype(dt)
         path = attention_choice.layer_path(cfg, k.shape[1], cached=cache is not None)
-        if path == "splash":  # self-attention only (layer_path): indices are 0..S-1
+        if cache is None and parallel.axis_size("context") > 1:  # sequence split
+            o = context_parallel.attention(
+                q, k, v, q_idx, q_seg, path=path, block_q=cfg.block_q, block_k=cfg.block_k
+            )
+        elif path == "splash":  # self-attention only (layer_path): indices are 0..S-1
             o = splash.splash_attention(q, k, v, q_seg, band=cfg.max_frame_tokens)
         elif path == "blockwise":  # also over a KV cache: O(S x block) at 384p
             o = attn_lib.blockwise_attention(

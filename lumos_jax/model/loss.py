@@ -26,6 +26,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from lumos_jax.parallel import constrain
+
 
 def _chunk_nll(h, w, labels, visual_offset):
     """h [B, c, E], w [E, Nv], labels [B, c] (full-vocab ids, <0 = none) -> nll, lse, logits."""
@@ -134,8 +136,13 @@ def visual_cross_entropy(
     chunk: int | None = 1024,
     z_loss: float = 0.0,
     fused: bool = True,
+    seq_shards: int = 1,
 ):
     """hidden [B, S, E], lm_head [E, V], labels [B, S] -> (loss, aux).
+
+    seq_shards > 1: the sequence is split over that many devices (mesh.context); each
+    row is cut into seq_shards rows of S / seq_shards first, so every device chunks only
+    its own tokens (a sum over tokens, the same objective).
 
     aux: 'nll' [B, S] per-token loss (0 where no label), 'count' number of loss tokens,
     'z' mean lse^2 over loss tokens, the unnormalised 'nll_sum' / 'z_sum', and
@@ -143,6 +150,12 @@ def visual_cross_entropy(
     accumulation can form the exact mean over all micro-batches). Only `loss` and
     'objective' carry gradients; the other aux entries are metrics.
     """
+    if seq_shards > 1:
+        return _split_rows(
+            hidden, lm_head, labels, seq_shards,
+            visual_offset=visual_offset, visual_size=visual_size, chunk=chunk,
+            z_loss=z_loss, fused=fused,
+        )  # fmt: skip
     s = hidden.shape[1]
     w = jax.lax.dynamic_slice_in_dim(lm_head, visual_offset, visual_size, axis=1)
     chunk = s if chunk is None else min(chunk, s)
@@ -165,3 +178,17 @@ def visual_cross_entropy(
         "z_sum": z_sum,
         "objective": objective,
     }
+
+
+def _split_rows(hidden, lm_head, labels, shards, **kw):
+    """visual_cross_entropy with each row folded into `shards` rows [B * shards, S /
+    shards] ('act_rows': batch and context devices), per-token aux back as [B, S]."""
+    b, s, e = hidden.shape
+    if s % shards:
+        raise ValueError(f"sequence length {s} does not split over mesh.context={shards}")
+    hidden = constrain(hidden.reshape(b * shards, s // shards, e), ("act_rows", None, None))
+    labels = constrain(labels.reshape(b * shards, s // shards), ("act_rows", None))
+    loss, aux = visual_cross_entropy(hidden, lm_head, labels, **kw)
+    for key in ("nll", "mask"):
+        aux[key] = aux[key].reshape(b, s)
+    return loss, aux
