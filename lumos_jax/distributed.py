@@ -230,7 +230,8 @@ def _after_join(cfg, coordinator: str) -> None:
         leaving=False,
     )
     logging.info("distributed: joined as process %d of %d", _JOB["me"], _JOB["n"])
-    threading.Thread(target=_watch, name="lumos-peer-watch", daemon=True).start()
+    _JOB["watcher"] = threading.Thread(target=_watch, name="lumos-peer-watch", daemon=True)
+    _JOB["watcher"].start()
     atexit.register(_leave)  # after jax's own exit hooks were registered: runs first
 
 
@@ -342,6 +343,10 @@ def _leave() -> None:
         jax.distributed.shutdown()
     except Exception as e:  # noqa: BLE001
         logging.warning("distributed: shutdown: %s", str(e)[:200])
+    # The watcher's call returns once the client is shut down; it must be back in Python
+    # before the interpreter finalises (a daemon thread re-entering then is unwound by
+    # force through C++ frames, which aborts the process).
+    job["watcher"].join(timeout=_LEFT_WAIT_S)
     helper = job.get("helper")
     if helper is not None:  # it serves the others for _LEFT_WAIT_S more, then exits
         try:
