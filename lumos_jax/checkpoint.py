@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import re
 import time
 
 import jax
-import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 from etils import epath
 from jax.experimental import multihost_utils
 
 from lumos_jax import checkpoint_integrity as integrity
+from lumos_jax import distributed
 
 # How Orbax says a checkpoint holds another tree than the config builds (a config
 # change, not damage): such a step is never moved aside.
@@ -34,7 +35,6 @@ _MISMATCH = re.compile(
     r"Structure mismatch|not compatible with the stored shape|"
     r"[Ss]hape mismatch"
 )
-_STATUS = ("ok", "unverified", "damaged")
 
 
 class CheckpointWriteError(OSError):
@@ -170,25 +170,28 @@ class Checkpointer:
         """The newest step whose files match their sums and that loads, as restore()
         returns it; None when no step is listed. A damaged step (sums differ, or one
         saved without sums fails to load) is moved aside with one warning line and the
-        previous step is tried; when none is left, FileNotFoundError."""
-        steps = sorted(self.manager.all_steps(), reverse=True)
+        previous step is tried; when none is left, FileNotFoundError.
+
+        Several processes: the chief's list of steps is the one tried; a step is damaged
+        when the chief's sums or any process's reading of it fails, and the chief decides
+        (distributed.share), so every process restores the same step."""
+        steps = self._steps()
         if not steps:
             return None
         moved = []
         for i, step in enumerate(steps):
             status, why = self._verify(step)
             if status != "damaged":
-                try:
-                    return self.restore(abstract_state, step)
-                except Exception as e:  # noqa: BLE001  (Orbax and TensorStore raise many kinds)
-                    text = " ".join(str(e).split())[:300] or type(e).__name__
-                    if status == "ok" or _MISMATCH.search(str(e)):
-                        raise ValueError(
-                            f"checkpoint step {step} in {self.directory} does not fit this "
-                            f"config or mesh ({text}); train with the config it was "
-                            f"saved with, or use another --workdir"
-                        ) from e
-                    why = f"failed to load: {text}"
+                restored, failed = self._try_restore(abstract_state, step)
+                if failed is None:
+                    return restored
+                if status == "ok" or _MISMATCH.search(failed):
+                    raise ValueError(
+                        f"checkpoint step {step} in {self.directory} does not fit this "
+                        f"config or mesh ({failed}); train with the config it was "
+                        f"saved with, or use another --workdir"
+                    )
+                why = f"failed to load: {failed}"
             then = (
                 f"falling back to step {steps[i + 1]}"
                 if i + 1 < len(steps)
@@ -201,15 +204,36 @@ class Checkpointer:
             f"config.init_from or from scratch, or use another --workdir"
         )
 
+    def _steps(self) -> list[int]:
+        """Newest first: the chief's listing, on every process (shared storage can list
+        late on some hosts)."""
+        mine = sorted(self.manager.all_steps(), reverse=True)
+        return json.loads(distributed.share("checkpoint_steps", json.dumps(mine)))
+
+    def _try_restore(self, abstract_state, step):
+        """-> (restored, None), or (None, why) when this or any other process failed."""
+        restored, error = None, ""
+        try:
+            restored = self.restore(abstract_state, step)
+        except Exception as e:  # noqa: BLE001  (Orbax and TensorStore raise many kinds)
+            error = " ".join(str(e).split())[:300] or type(e).__name__
+        errors = distributed.gather(f"checkpoint_restore_{step}", error)
+        failed = [(i, text) for i, text in enumerate(errors) if text]
+        if not failed:
+            return restored, None
+        who = f" (process {failed[0][0]})" if len(errors) > 1 else ""
+        return None, failed[0][1] + who
+
     def _verify(self, step: int) -> tuple[str, str]:
-        """The chief checks the sums; every process gets its verdict."""
-        status, why = (
-            integrity.verify(self.step_dir(step)) if jax.process_index() == 0 else ("ok", "")
-        )
-        if jax.process_count() > 1:
-            code = multihost_utils.broadcast_one_to_all(np.int32(_STATUS.index(status)))
-            status = _STATUS[int(code)]
-        return status, why
+        """The chief checks the sums, every other process that it can open each file;
+        the chief decides from all verdicts and every process gets its decision."""
+        path = self.step_dir(step)
+        local = integrity.verify(path) if jax.process_index() == 0 else integrity.readable(path)
+        verdicts = distributed.gather(f"checkpoint_verdict_{step}", json.dumps(local))
+        decision = ""
+        if jax.process_index() == 0:
+            decision = json.dumps(_decide([tuple(json.loads(v)) for v in verdicts]))
+        return tuple(json.loads(distributed.share(f"checkpoint_decision_{step}", decision)))
 
     def _move_aside(self, step: int, why: str) -> str:
         path = self.step_dir(step)
@@ -254,6 +278,15 @@ class Checkpointer:
     def close(self):
         self.wait()
         self.manager.close()
+
+
+def _decide(verdicts: list[tuple[str, str]]) -> tuple[str, str]:
+    """One verdict from every process's (status, why): damaged if any process found it
+    damaged (a step only some processes can read is damaged), else the chief's."""
+    for i, (status, why) in enumerate(verdicts):
+        if status == "damaged":
+            return status, why if len(verdicts) == 1 else f"{why}, seen by process {i}"
+    return verdicts[0]
 
 
 def item_metadata(directory: str):

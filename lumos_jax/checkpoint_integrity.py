@@ -104,6 +104,26 @@ def verify(directory: str) -> tuple[str, str]:
     return "ok", ""
 
 
+def readable(directory: str) -> tuple[str, str]:
+    """Whether this process can open every file the step's sums list (no hashing: the
+    other processes of a job check this, the chief checks the sums) -> verify's verdicts."""
+    try:
+        sums = read_sums(directory)
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        return "damaged", f"unreadable {SUMS_NAME} ({e})"
+    if sums is None:
+        if not os.path.isdir(directory):
+            return "damaged", "the step directory is missing"
+        return "unverified", f"no {SUMS_NAME} (saved before checkpoints had checksums)"
+    for rel in sums:
+        try:
+            with open(os.path.join(directory, rel), "rb"):
+                pass
+        except OSError as e:
+            return "damaged", f"{rel} cannot be read ({e.strerror})"
+    return "ok", ""
+
+
 def move_aside(directory: str) -> str:
     """Renames a damaged step to `STEP.damaged-YYYYmmddTHHMMSS` (never deletes it)."""
     target = f"{directory}.damaged-{time.strftime('%Y%m%dT%H%M%S')}"
