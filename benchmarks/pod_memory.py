@@ -4,6 +4,8 @@
 
   python benchmarks/pod_memory.py                       # 1b, 3.6b x 256p, 384p x both
   python benchmarks/pod_memory.py --presets=3.6b --resolutions=384p --topologies=v5p:4x4x3
+  python benchmarks/pod_memory.py --context_table=yes --presets=3.6b --resolutions=384p \
+      --topologies=v5p:4x4x3 --frames=7,14,28,56 --contexts=1,2,4,8   # issue 24
 
 Needs the libtpu wheel matching jax for the TPU rows (`pip install '.[tpu]'`). Batch 1
 sequence per chip; 7 latent frames (~12.8k tokens at 256p, ~28.7k at 384p, bucketed).
@@ -14,6 +16,11 @@ FLOP columns: XLA's cost analysis of the compiled step (per chip; loop bodies co
 once, so blockwise's block loops count one block, and a Pallas call counts 0); for splash
 also the kernels' own matmul FLOPs counted from the blocks they visit (forward twice
 under full remat, dq and dkv backward kernels).
+
+--context_table=yes: context parallelism instead: clips of --frames latent frames (384p:
+4,084 tokens a frame, bucketed to 512) with each sequence split over mesh.context = c
+chips (fsdp 48 / c, batch 48 / c sequences: one sequence per c chips), blockwise attention
+at every c (splash takes no split sequence), full remat, chunked loss.
 """
 
 import argparse
@@ -32,12 +39,17 @@ P.add_argument(
     choices=["yes", "no"],
     help="also compile with unchunked loss and dense attention",
 )
+P.add_argument("--context_table", default="no", choices=["yes", "no"])
+P.add_argument("--frames", default="7,14,28,56", help="latent frames (context table)")
+P.add_argument("--contexts", default="1,2,4,8", help="mesh.context values (context table)")
 ARGS = P.parse_args()
 os.environ["XLA_FLAGS"] = (
     os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=48"
 )
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import context_balance  # noqa: E402  (this folder: the 384p clip lengths)
 
 from lumos_jax import config_lib  # noqa: E402
 from lumos_jax.compile_check import GIB, HBM_GIB, compile_step, default_fsdp_mesh, topology_devices  # noqa: E402
@@ -77,7 +89,54 @@ def variants(preset, res, devices):
     return rows
 
 
+def context_cell(preset, res, topology, devices, frames, c, summary):
+    """One row of the context table: compile, print, record in `summary`."""
+    hbm = HBM_GIB[topology.split(":")[0]]
+    cfg_dict = config_lib.experiment("t2v", f"{preset}-{res}")
+    cfg_dict.mesh.update(**default_fsdp_mesh(cfg_dict, len(devices), context=c))
+    cfg_dict.model.attention = "blockwise"
+    seq, batch = context_balance.seq_len(frames), len(devices) // c
+    cfg = ModelConfig.from_dict(cfg_dict.model.to_dict())
+    model_tf = model_flops_per_token(cfg, seq) * seq * batch / len(devices) / 1e12
+    key = f"{preset}_{res}_f{frames}_c{c}"
+    head = f"| {frames} | {seq:,} | {c} | {cfg_dict.mesh.fsdp}x{c} | {batch} |"
+    try:
+        r = compile_step(cfg_dict, devices, batch, seq)
+    except Exception as e:  # noqa: BLE001  the TPU compiler refuses OOM steps
+        m = re.search(r"temporaries \(([\d.]+)G\) exceeds available HBM", str(e))
+        if not m:
+            raise
+        print(f"{head} > {hbm:.0f} (temps {m.group(1)}) | no | - | {model_tf:.1f} |", flush=True)
+        summary[f"{key}_fits"] = False
+        return
+    peak = r.peak_bytes / GIB
+    fits = "yes" if peak < hbm else "no"
+    xla = (r.flops or 0) / 1e12
+    print(f"{head} {peak:.2f} | {fits} | {xla:.2f} | {model_tf:.1f} |", flush=True)
+    summary.update({f"{key}_peak_gib": round(peak, 2), f"{key}_xla_tflop": round(xla, 3)})
+    summary[f"{key}_fits"] = fits == "yes"
+
+
+def context_table():
+    summary = {}
+    print(
+        "| latent frames | tokens | context | mesh fsdp x context | sequences | peak GiB/chip "
+        "| fits | XLA TFLOP/chip | model TFLOP/chip |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for topology in ARGS.topologies.split(","):
+        devices = topology_devices(topology)
+        for preset in ARGS.presets.split(","):
+            for res in ARGS.resolutions.split(","):
+                for frames in map(int, ARGS.frames.split(",")):
+                    for c in map(int, ARGS.contexts.split(",")):
+                        context_cell(preset, res, topology, devices, frames, c, summary)
+    print(json.dumps(summary))
+
+
 def main():
+    if ARGS.context_table == "yes":
+        return context_table()
     summary = {}
     print(
         "| preset | res | topology | mesh d x f | loss/attention | args GiB | temps GiB | "

@@ -239,7 +239,9 @@ def main(argv):
     devices = topology_devices(topology)
     resolve_mesh(config, len(devices))
     seq = FLAGS.seq_len or config.data.streams.video.seq_len
-    batch = FLAGS.batch_per_device * len(devices)
+    # A sequence is split over mesh.context devices: batch_per_device whole sequences per
+    # group of context devices.
+    batch = FLAGS.batch_per_device * len(devices) // config.mesh.get("context", 1)
     if FLAGS.sweep:
         sweep(config, topology, devices, FLAGS.batch_per_device, seq)
         return
@@ -250,7 +252,9 @@ def main(argv):
 def _define_flags():
     config_flags.DEFINE_config_file("config", None, "Experiment config.", lock_config=True)
     flags.DEFINE_string("topology", DEFAULT_TOPOLOGY, "v5p:4x4x3, v5e:4x4, ... or cpu:N")
-    flags.DEFINE_integer("batch_per_device", 1, "Sequences per device.")
+    flags.DEFINE_integer(
+        "batch_per_device", 1, "Sequences per device (per mesh.context devices when > 1)."
+    )
     flags.DEFINE_integer("seq_len", 0, "Tokens per sequence (0: the video stream's).")
     flags.DEFINE_float("mfu", 0.4, "MFU assumed for the step time estimate.")
     flags.DEFINE_bool(

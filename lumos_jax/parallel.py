@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 import jax
 import numpy as np
 from flax import nnx
+from jax.experimental import mesh_utils
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -106,7 +107,13 @@ def make_mesh(shape: Mapping[str, int] | Sequence[int], devices=None) -> jax.sha
             f"devices, {len(devices)} are available"
         )
     auto = (jax.sharding.AxisType.Auto,) * len(MESH_AXES)
-    return jax.make_mesh(tuple(sizes), MESH_AXES, axis_types=auto, devices=devices)
+    try:
+        return jax.make_mesh(tuple(sizes), MESH_AXES, axis_types=auto, devices=devices)
+    except NotImplementedError:
+        # A TPU torus whose axes no product of matches an axis (context 8 on v5p 4x4x3):
+        # split physical axes rather than refuse the mesh.
+        grid = mesh_utils.create_device_mesh(sizes, devices, allow_split_physical_axes=True)
+        return jax.sharding.Mesh(grid, MESH_AXES, axis_types=auto)
 
 
 def logical_to_spec(
@@ -167,6 +174,16 @@ def param_spec(
                 spec[i] = cur[0] if len(cur) == 1 else cur
                 break
     return P(*spec)
+
+
+def refuse_context(mesh, what: str) -> None:
+    """One error line when `what` (e.g. sampling) is given a mesh that splits sequences."""
+    c = 1 if mesh is None else dict(mesh.shape).get("context", 1)
+    if c > 1:
+        raise ValueError(
+            f"{what} does not split sequences over devices: run it with config "
+            f"mesh.context=1, not {c} (checkpoints load on any mesh)"
+        )
 
 
 def axis_size(name: str) -> int:

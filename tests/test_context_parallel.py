@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
+from model_util import VOCAB, tiny_config
 from train_util import learnable_records, losses, small_config
 
-from lumos_jax import config_lib, layout, parallel, train_loop
+from lumos_jax import config_lib, layout, parallel, sampling, train_loop
 from lumos_jax.layout import PAD
 from lumos_jax.model import attention
 from lumos_jax.model import context_parallel as cp
+from lumos_jax.sampling.sampler import Sampler
 from lumos_jax.train_step import Trainer
 
 RTOL = 1e-5
@@ -170,3 +172,12 @@ def test_a_run_with_context_4_gives_the_losses_of_context_1_and_resumes(data_dir
     assert sorted(got) == sorted(want) == [1, 2, 3, 4, 5, 6]
     for step in want:
         assert got[step] == pytest.approx(want[step], rel=RTOL), step
+
+
+def test_sampling_on_a_context_mesh_is_refused_in_one_line():
+    mesh = parallel.make_mesh({"data": 2, "fsdp": 1, "context": 4, "tensor": 1})
+    settings = sampling.Settings.from_config(
+        sampling.default_config(), max_size_value=VOCAB.max_size_value
+    )
+    with pytest.raises(ValueError, match="mesh.context=1, not 4"):
+        Sampler(tiny_config(), settings, VOCAB, batch=2, prompt_len=16, mesh=mesh)

@@ -57,6 +57,7 @@ class Sampler:
         mesh: jax.sharding.Mesh | None = None,
     ):
         self.cfg, self.settings, self.vocab, self.mesh = model_cfg, settings, vocab, mesh
+        parallel.refuse_context(mesh, "sampling")  # KV-cached AR-DF: no sequence split
         if (vocab.visual_offset, vocab.visual_size) != (
             model_cfg.visual_offset,
             model_cfg.visual_size,
