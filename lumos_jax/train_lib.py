@@ -30,10 +30,13 @@ def validate_config(config) -> None:
     """Cross-section consistency and the model's fields, with the keys to fix named."""
     ModelConfig.from_dict(config.model.to_dict())  # raises naming model.KEY and its values
     vocab = layout.vocab_from_config(config.vocab)
-    if config.model.vocab_size != vocab.size:
+    if config.model.vocab_size != vocab.size or config.model.visual_size != vocab.visual_size:
         raise ValueError(
-            f"config model.vocab_size={config.model.vocab_size} but the vocab "
-            f"(config.vocab.kind={config.vocab.kind}) has {vocab.size} ids"
+            f"config model.vocab_size={config.model.vocab_size} and model.visual_size="
+            f"{config.model.visual_size}, but the vocab (config.vocab.kind="
+            f"{config.vocab.kind}, visual_size={vocab.visual_size}) has {vocab.size} ids: "
+            f"pass --config.model.vocab_size={vocab.size} "
+            f"--config.model.visual_size={vocab.visual_size} as well"
         )
     check_eval_follows_data(config)
     n = jax.device_count()

@@ -64,6 +64,7 @@ CLI_MODULES = {
     "lumos_jax.compile_check",
     "lumos_jax.data.prepare",
     "lumos_jax.data.check",
+    "lumos_jax.data.decode",
     "lumos_jax.tokenizer.train",
     "lumos_jax.tokenizer.fit",
 }
@@ -75,6 +76,7 @@ LIBRARIES_WITH_A_MAIN = {
     "lumos_jax.model.summary",
     "lumos_jax.tokenizer.convert_cosmos",
     "lumos_jax.data.lumos_pkl",
+    "lumos_jax.tokenizer.text",  # `--train_bpe`: a BPE of one's own captions
 }
 # (importer, imported) pairs allowed for now, each with why.
 KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}

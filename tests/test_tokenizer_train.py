@@ -240,3 +240,70 @@ def test_a_workdir_of_the_old_layout_resumes_like_a_new_one(tmp_path):
     _, a = checkpoint_io.load_visual_tokenizer(new)
     _, b = checkpoint_io.load_visual_tokenizer(str(old))
     assert (a["step"], b["step"]) == (2, 2) and a["params_sha256"] == b["params_sha256"]
+
+
+# ------------------------------------------------------------------ issue 26: own videos
+
+
+def _write_clip(path, frames, size=48, fps=24, shift=0):
+    import av
+
+    ys, xs = np.mgrid[:size, :size]
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = size, size, "yuv420p"
+        for t in range(frames):
+            rgb = np.stack(
+                [(xs * 5 + t * 9) % 256, (ys * 5 + shift) % 256, np.full_like(xs, t * 7)], -1
+            )
+            for packet in s.encode(av.VideoFrame.from_ndarray(rgb.astype(np.uint8), "rgb24")):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+
+
+def test_video_files_source_resizes_and_holds_out_clips(tmp_path):
+    for shift, name in enumerate(("a", "b")):
+        _write_clip(
+            tmp_path / f"{name}.mp4", 48, shift=100 * shift
+        )  # 2 s at 24 fps: 4 windows of 5 at 8 fps
+    fn = clips.get_source(f"videos:{tmp_path}")
+    assert clips.takes_split(fn)
+    train_clips = fn(6, 5, 16, 16, 0, split="train")
+    eval_clips = fn(2, 5, 16, 16, 1, split="eval")
+    assert train_clips.shape == (6, 5, 16, 16, 3) and train_clips.dtype == np.uint8
+    seen = {c.tobytes() for c in train_clips}
+    assert all(c.tobytes() not in seen for c in eval_clips)  # held out, never trained on
+    # The whole frame, resized (not a top-left crop): the 48-px gradient spans the clip.
+    assert train_clips[..., 0].std() > 20
+    with pytest.raises(ValueError, match="config data.height x width is 8x8"):
+        np.save(tmp_path / "x.npy", train_clips)
+        clips.get_source(f"npy:{tmp_path / 'x.npy'}")(2, 5, 8, 8)
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_and_sigterm_save_the_step_reached(tmp_path, monkeypatch, caplog, signame):
+    """Issue 26: Ctrl-C gave a traceback and no checkpoint. The steps are stand-ins (no
+    compile): the 3rd one raises the signal, as a user or a scheduler would."""
+    import logging
+    import signal
+
+    def fake_steps(config, cfg, graphdef, template, tx, mesh):
+        def train_step(p, o, frames, step):
+            if int(step) == 2:
+                os.kill(os.getpid(), getattr(signal, signame))
+            return p, o, {"train/loss": 1.0, "train/psnr": 10.0}
+
+        return train_step, None
+
+    monkeypatch.setattr(train, "_step_functions", fake_steps)
+    c = _small_run(steps=1000)
+    c.update(log_every=1, eval_every=10**6, ckpt_every=10**6)
+    with caplog.at_level(logging.INFO):
+        result = train.train_and_evaluate(c, str(tmp_path))
+    assert result["step"] == 3
+    assert os.listdir(tmp_path / "checkpoints") == ["3"] or "3" in os.listdir(
+        tmp_path / "checkpoints"
+    )
+    text = caplog.text
+    assert f"{signame}: saved step 3" in text and "ETA" in text and "/1,000" in text

@@ -118,3 +118,77 @@ def load(item: Window, opts) -> tuple[np.ndarray, int]:
             f"too short: {len(frames)} frames at {opts.fps} fps, need >= {opts.min_frames}",
         )
     return media.to_bucket(frames[:n], target=opts.target, size=opts.size), opts.fps
+
+
+# ------------------------------------------------------------------ tokenizer training
+
+
+def _split_windows(windows: list, split: str) -> list:
+    """Held-out windows are every 8th (the last one when there are fewer than 8), so the
+    tokenizer's eval clips are never training clips."""
+    held = [w for i, w in enumerate(windows) if i % 8 == 7] or windows[-1:]
+    if split == "eval":
+        return held
+    train = [w for w in windows if w not in held]
+    if not train:
+        raise ValueError("videos: one clip in all; the tokenizer needs at least 2 (1 held out)")
+    return train
+
+
+def tokenizer_windows(path: str, num_frames: int, fps: int) -> list[Window]:
+    """The clips of a video folder or CSV (the inputs prepare reads): a start/end CSV's
+    windows, else back-to-back windows of `num_frames` frames in every video."""
+    path = os.path.expanduser(path)
+    if os.path.isdir(path):
+        items = inputs.items_from_dir(path)
+    elif os.path.isfile(path) and csv_has_windows(path):
+        return [
+            cut
+            for w in items_from_csv(path)
+            if w.stream == "video"
+            for cut in _within(w, num_frames / float(fps), (num_frames - 1) / float(fps))
+        ]
+    elif os.path.isfile(path):
+        items = inputs.items_from_csv(path)
+    else:
+        raise FileNotFoundError(f"config data.source=videos:{path}: no such directory or CSV")
+    videos = [it for it in items if it.stream == "video"]
+    if not videos:
+        raise ValueError(f"config data.source=videos:{path}: no video files in it")
+    return strided(videos, num_frames / float(fps), num_frames, fps)
+
+
+def _within(window: Window, stride: float, span: float) -> list[Window]:
+    """Back-to-back windows inside one CSV row's [start, end] (the row itself when it
+    has no end or holds only one)."""
+    if not window.end or window.end - window.start < stride + span:
+        return [window]
+    starts = np.arange(window.start, window.end - span + 1e-6, stride)
+    return [dataclasses.replace(window, start=float(t)) for t in starts]
+
+
+def tokenizer_clips(path: str, fps: int = 8):
+    """A clip source for lumos_jax.tokenizer.train (config data.source=videos:PATH):
+    fn(num_clips, num_frames, height, width, seed, split) -> uint8 [N, F, H, W, 3],
+    decoded and centre-cropped + resized as prepare does; the eval split holds clips
+    the train split never gives, and either repeats its clips to `num_clips`."""
+
+    def fn(num_clips, num_frames, height, width, seed=0, split="train"):
+        windows = _split_windows(tokenizer_windows(path, num_frames, fps), split)
+        order = np.random.default_rng(seed).permutation(len(windows))
+        clips = []
+        for k in range(num_clips):
+            w = windows[order[k % len(windows)]]
+            if k < len(windows):
+                frames = media.decode_video(
+                    w.path, fps=fps, max_frames=num_frames, start=w.start, end=w.end
+                )
+                if len(frames) < num_frames:  # the end of a file: repeat the last frame
+                    pad = np.repeat(frames[-1:], num_frames - len(frames), axis=0)
+                    frames = np.concatenate([frames, pad])
+                clips.append(media.center_crop_resize(frames, width, height))
+            else:
+                clips.append(clips[k % len(windows)])
+        return np.stack(clips)
+
+    return fn

@@ -2,11 +2,16 @@
 """Clip sources for tokenizer training: uint8 arrays [N, F, H, W, 3].
 
 Any source is a function `fn(num_clips, num_frames, height, width, seed) -> uint8
-[N, F, H, W, 3]`. Built in: `synthetic` (moving rectangles, no dependencies) and `npy`
-(a saved array). `module.path:function` plugs in anything else, e.g. a procedural dataset.
+[N, F, H, W, 3]`; one that also takes `split` ('train' | 'eval') gives held-out eval
+clips itself. Built in: `synthetic` (moving rectangles, no dependencies), `npy` (a saved
+array of the configured size) and `videos:DIR_OR_CSV[?fps=N]` (the video files or CSV
+that `prepare` reads, decoded, cropped and resized the same way; lumos_jax.data's
+clip_windows, loaded by name: the tokenizer layer does not import data).
+`module.path:function` plugs in anything else, e.g. a procedural dataset.
 """
 
 import importlib
+import inspect
 from typing import Callable
 
 import numpy as np
@@ -55,17 +60,17 @@ def npy_clips(path: str) -> ClipFn:
         arr = np.load(path, mmap_mode="r")
         if arr.ndim != 5 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
             raise ValueError(f"{path}: expected uint8 [N, F, H, W, 3], got {arr.dtype} {arr.shape}")
-        if (
-            arr.shape[0] < num_clips
-            or arr.shape[1] < num_frames
-            or arr.shape[2] < height
-            or arr.shape[3] < width
-        ):
+        if arr.shape[0] < num_clips or arr.shape[1] < num_frames:
             raise ValueError(
-                f"{path}: shape {arr.shape} is smaller than the requested "
-                f"{(num_clips, num_frames, height, width)}"
+                f"{path}: shape {arr.shape} holds fewer clips or frames than the requested "
+                f"{(num_clips, num_frames)} (config data.num_train_clips / num_frames)"
             )
-        return np.asarray(arr[:num_clips, :num_frames, :height, :width])
+        if arr.shape[2:4] != (height, width):  # a crop would silently drop most pixels
+            raise ValueError(
+                f"{path}: frames of {arr.shape[2]}x{arr.shape[3]} px, config data.height x "
+                f"width is {height}x{width}; resize the clips or use data.source=videos:DIR"
+            )
+        return np.asarray(arr[:num_clips, :num_frames])
 
     return fn
 
@@ -76,16 +81,33 @@ def get_source(spec: str) -> ClipFn:
         return synthetic_clips
     if spec.startswith("npy:"):
         return npy_clips(spec[4:])
+    if spec.startswith("videos:"):
+        path, _, query = spec[len("videos:") :].partition("?")
+        fps = int(query.partition("fps=")[2] or 8) if query else 8
+        # By name: data sits above the tokenizer in the layers (README, Architecture).
+        windows = importlib.import_module("lumos_jax.data.clip_windows")
+        return windows.tokenizer_clips(path, fps)
     module, sep, name = spec.partition(":")
     if not sep:
-        raise ValueError(f"data.source={spec!r}: use 'synthetic', 'npy:PATH' or 'module:function'")
+        raise ValueError(
+            f"data.source={spec!r}: use 'synthetic', 'npy:PATH', 'videos:DIR_OR_CSV' or "
+            f"'module:function'"
+        )
     return getattr(importlib.import_module(module), name)
 
 
+def takes_split(fn: ClipFn) -> bool:
+    """Whether a source gives its own held-out clips (a `split` argument)."""
+    try:
+        return "split" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def load_clips(
-    fn: ClipFn, num_clips: int, num_frames: int, height: int, width: int, seed: int
+    fn: ClipFn, num_clips: int, num_frames: int, height: int, width: int, seed: int, **kw
 ) -> np.ndarray:
-    clips = np.asarray(fn(num_clips, num_frames, height, width, seed))
+    clips = np.asarray(fn(num_clips, num_frames, height, width, seed, **kw))
     want = (num_clips, num_frames, height, width, 3)
     if clips.shape != want or clips.dtype != np.uint8:
         raise ValueError(f"clip source returned {clips.dtype} {clips.shape}; expected uint8 {want}")

@@ -15,19 +15,26 @@ Encoding never adds bos/separator: `layout.build_sequence` does.
 
 `train_bpe` builds the project's own small byte-level BPE (deterministic for a given
 corpus order), used for the built-in ShapesMotion data (see lumos_jax.data.prepare).
+One for your own captions:
+
+  python -m lumos_jax.tokenizer.text --train_bpe --captions=clips.csv \
+      --config=configs/t2v.py:tiny --out=runs/my_text/tokenizer.json
 """
 
 from __future__ import annotations
 
+import argparse
+import csv
 import hashlib
 import os
+import sys
 from typing import Iterable, Sequence
 
 import numpy as np
 import sentencepiece as spm
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from lumos_jax import layout
+from lumos_jax import cli, layout
 
 SPECIAL_NAMES = (
     "bos",
@@ -248,3 +255,76 @@ def train_bpe(texts: Iterable[str], vocab_size: int):
     )
     tok.train_from_iterator(list(texts), trainer)
     return tok
+
+
+# ------------------------------------------------------------------ a BPE of one's captions
+
+
+def read_captions(path: str) -> list[str]:
+    """Captions from a .txt (one per line), a CSV (its `caption` column, else the second
+    one: what prepare reads) or a folder (the same-stem .txt files prepare reads)."""
+    path = os.path.expanduser(path)
+    if os.path.isdir(path):
+        found = []
+        for d, dirs, files in os.walk(path):
+            dirs.sort()
+            for n in sorted(files):
+                if n.endswith(".txt"):
+                    with open(os.path.join(d, n), encoding="utf-8") as f:
+                        found.append(f.read().strip())
+        return [c for c in found if c]
+    with open(path, newline="", encoding="utf-8") as f:
+        if not path.lower().endswith(".csv"):
+            return [line.strip() for line in f if line.strip()]
+        rows = list(csv.reader(f))
+    header = [c.strip().lower() for c in rows[0]] if rows else []
+    col = header.index("caption") if "caption" in header else 1
+    body = rows[1:] if "caption" in header or header[:1] == ["path"] else rows
+    return [r[col].strip() for r in body if len(r) > col and r[col].strip()]
+
+
+def train_caption_bpe(captions: list[str], vocab_size: int, geometry: dict):
+    """A byte-level BPE on the captions as prompts (layout.prompt_text with the config's
+    size, frames and fps), so the template's words are merges too."""
+    texts = [layout.prompt_text(c, **geometry) for c in captions]
+    return train_bpe(texts, vocab_size)
+
+
+def main(argv=None) -> int:
+    """python -m lumos_jax.tokenizer.text --train_bpe --captions=FILE --out=tokenizer.json"""
+    p = argparse.ArgumentParser(
+        prog="python -m lumos_jax.tokenizer.text",
+        description="Train a byte-level BPE text tokenizer on your captions.",
+    )
+    p.add_argument("--train_bpe", action="store_true", help="train a BPE (the only action)")
+    p.add_argument("--captions", required=True, help=".txt (a caption a line), CSV or folder")
+    p.add_argument("--out", required=True, help="the tokenizer.json to write")
+    p.add_argument(
+        "--config", default="configs/t2v.py:tiny", help="experiment config: vocab and geometry"
+    )
+    p.add_argument("--vocab_size", type=int, default=0, help="0: the config's text ids")
+    a = p.parse_args(argv)
+    if not a.train_bpe:
+        p.error("nothing to do: pass --train_bpe")
+    with cli.errors_as_one_line("lumos_jax.tokenizer.text", verbose=False):
+        c = cli.load_config_file(a.config)
+        vocab = layout.vocab_from_config(c.vocab)
+        room = vocab.text_size - vocab.first_text_id
+        size = a.vocab_size or room
+        if size > room:
+            raise ValueError(f"--vocab_size={size}: the config's vocabulary has {room} text ids")
+        captions = read_captions(a.captions)
+        if not captions:
+            raise ValueError(f"--captions={a.captions}: no captions in it")
+        s = c.sampling
+        geometry = dict(width=s.width, height=s.height, frames=s.frames, fps=s.fps)
+        tok = train_caption_bpe(captions, size, geometry)
+        os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+        tok.save(a.out)
+        loaded = load(a.out, vocab)  # what prepare and sample will load
+    print(f"wrote {a.out}: {loaded.size} ids from {len(captions)} captions")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,9 +13,11 @@ Data: any `fn(num_clips, num_frames, height, width, seed) -> uint8 [N, F, H, W, 
 (config.data.source, see clips.py); held-out clips use seed + 1.
 """
 
+import dataclasses
 import math
 import os
-import time
+import signal
+import threading
 
 import jax
 import ml_collections
@@ -29,6 +31,7 @@ from jax.sharding import PartitionSpec as P
 
 from lumos_jax import checkpoint as ckpt_lib
 from lumos_jax import metrics_io, optim, parallel, pixels, video_io
+from lumos_jax.progress import Progress
 from lumos_jax.tokenizer import checkpoint_io, fsq, losses
 from lumos_jax.tokenizer import clips as clips_lib
 from lumos_jax.tokenizer import model as model_lib
@@ -155,12 +158,11 @@ def _write_gifs(workdir, step, video, recon, fps, first_index=0):
         )
 
 
-def _log(writer, step: int, metrics: dict, **extra) -> dict:
-    """Fetches a finished step's metrics, stops on non-finite values, writes them."""
+def _fetch(step: int, metrics: dict) -> dict:
+    """Fetches a finished step's metrics; stops on non-finite values."""
     metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
     if not all(math.isfinite(v) for v in metrics.values()):
         raise FloatingPointError(f"non-finite training metrics at step {step}: {metrics}")
-    _write(writer, step, {**metrics, **extra})
     return metrics
 
 
@@ -192,14 +194,29 @@ def _evaluate(config, workdir, step, eval_step, params, eval_clips, batch_shardi
 
 
 def _load_clips(config):
-    """(train clips, held-out clips): uint8 [N, F, H, W, 3]; held-out ones use seed + 1."""
+    """(train clips, held-out clips): uint8 [N, F, H, W, 3]. Held-out ones come from the
+    source's eval split when it has one (video files: clips never trained on), else from
+    seed + 1 (generated sources)."""
     d = config.data
     source = clips_lib.get_source(d.source)
+    split = clips_lib.takes_split(source)
     train_clips = clips_lib.load_clips(
-        source, d.num_train_clips, d.num_frames, d.height, d.width, config.seed
+        source,
+        d.num_train_clips,
+        d.num_frames,
+        d.height,
+        d.width,
+        config.seed,
+        **(dict(split="train") if split else {}),
     )
     eval_clips = clips_lib.load_clips(
-        source, d.num_eval_clips, d.num_frames, d.height, d.width, config.seed + 1
+        source,
+        d.num_eval_clips,
+        d.num_frames,
+        d.height,
+        d.width,
+        config.seed + 1,
+        **(dict(split="eval") if split else {}),
     )
     if len(eval_clips) < config.batch_size:
         raise ValueError(
@@ -275,35 +292,111 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     writer = metrics_io.create_writer(workdir, is_chief=True)
 
     # ------------------------------------------------------------------------- loop
-    # Metrics of step s are fetched after step s+1 is dispatched (no host block).
-    last, pending, t0, start = {}, None, time.time(), step
-    while step < config.steps:
-        rng = np.random.default_rng([config.seed, step])
-        batch = train_clips[rng.integers(0, len(train_clips), config.batch_size)]
-        params, opt_state, metrics = train_step(
-            params, opt_state, jax.device_put(batch, batch_sharding), np.int32(step)
-        )
-        step += 1
-        if pending is not None:
-            last = _log(writer, *pending, steps_per_s=(step - start) / (time.time() - t0))
-            pending = None
-        if step % config.log_every == 0 or step == config.steps:
-            pending = (step, metrics)
-        if step % config.eval_every == 0 or step == config.steps:
-            if pending is not None:
-                last, pending = _log(writer, *pending), None
-            scores = _evaluate(
-                config, workdir, step, eval_step, params, eval_clips, batch_sharding, cfg
-            )
-            _write(writer, step, scores)
-            last.update(scores)
-        if step % config.ckpt_every == 0 or step == config.steps:
-            writer.flush()  # the step's rows are on disk before its checkpoint
-            # Host copies: params are replicated and small, and saving device arrays costs
-            # a per-shape XLA slice program each time.
-            checkpointer.save(
-                step, jax.device_get({"params": params, "opt_state": opt_state}), None, force=True
-            )
+    loop = _Loop(config, workdir, train_step, eval_step, batch_sharding, cfg, writer)
+    with _StopRequest() as stop:
+        step, last = loop.run(step, params, opt_state, train_clips, eval_clips, checkpointer, stop)
     checkpointer.close()
     writer.close()
     return {"step": step, **last}
+
+
+class _StopRequest:
+    """SIGTERM or SIGINT (Ctrl-C) during training: the loop finishes the step in flight,
+    saves it and returns (exit 0), instead of losing the steps since the last checkpoint."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.name, self._previous = "", {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():  # signals live there
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        del frame
+        if self.name:  # a second Ctrl-C: the default behaviour (stop now)
+            raise KeyboardInterrupt
+        self.name = signal.Signals(signum).name
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+@dataclasses.dataclass
+class _Loop:
+    config: ml_collections.ConfigDict
+    workdir: str
+    train_step: object
+    eval_step: object
+    batch_sharding: object
+    cfg: TokenizerConfig
+    writer: object
+
+    def run(self, step, params, opt_state, train_clips, eval_clips, checkpointer, stop):
+        """Trains to config.steps (or a stop request) -> (last step, last metrics).
+        Metrics of step s are fetched after step s+1 is dispatched (no host block)."""
+        config, last, pending = self.config, {}, None
+        progress = Progress(
+            "tokenizer train", config.steps, every=config.log_every, start=step, log=logging.info
+        )
+        while step < config.steps:
+            rng = np.random.default_rng([config.seed, step])
+            batch = train_clips[rng.integers(0, len(train_clips), config.batch_size)]
+            params, opt_state, metrics = self.train_step(
+                params, opt_state, jax.device_put(batch, self.batch_sharding), np.int32(step)
+            )
+            step += 1
+            if pending is not None:
+                last, pending = self._log(*pending, progress), None
+            if step % config.log_every == 0 or step == config.steps or stop.name:
+                pending = (step, metrics)
+            if step % config.eval_every == 0 or step == config.steps:
+                if pending is not None:
+                    last, pending = self._log(*pending, progress), None
+                scores = _evaluate(
+                    config,
+                    self.workdir,
+                    step,
+                    self.eval_step,
+                    params,
+                    eval_clips,
+                    self.batch_sharding,
+                    self.cfg,
+                )
+                _write(self.writer, step, scores)
+                last.update(scores)
+            if step % config.ckpt_every == 0 or step == config.steps or stop.name:
+                if pending is not None:
+                    last, pending = self._log(*pending, progress), None
+                self.writer.flush()  # the step's rows are on disk before its checkpoint
+                # Host copies: params are replicated and small, and saving device arrays
+                # costs a per-shape XLA slice program each time.
+                state = jax.device_get({"params": params, "opt_state": opt_state})
+                checkpointer.save(step, state, None, force=True)
+            if stop.name:
+                checkpointer.wait()
+                logging.warning(
+                    "%s: saved step %d in %s; run the same command to resume",
+                    stop.name,
+                    step,
+                    checkpointer.directory,
+                )
+                break
+        return step, last
+
+    def _log(self, step, metrics, progress) -> dict:
+        """A finished step's metrics: metrics.jsonl, and the console's progress line
+        (with the total and an ETA) when due."""
+        metrics = _fetch(step, metrics)
+        self.writer.write_scalars(step, metrics)
+        progress.update(
+            step,
+            loss=metrics["train/loss"],
+            psnr=metrics["train/psnr"],
+            force=step == progress.total,
+        )
+        return metrics
