@@ -19,8 +19,8 @@ Faults after joining (issue 25; bounds in the README's recovery section):
   (client.get_live_nodes) ends the process with one line naming the lost one and exit
   code EXIT_PEER_LOST. A collective that fails first (gloo sees the closed socket) waits
   for that verdict (`await_verdict`) instead of printing a traceback.
-- The coordination service runs in a small helper process beside process 0 (`python -m
-  lumos_jax.distributed --serve`), so a SIGKILLed chief is a lost peer like any other: jax
+- The coordination service runs in a small helper process beside process 0
+  (`distributed.serve`), so a SIGKILLed chief is a lost peer like any other: jax
   aborts a process at once when the service itself vanishes. Only the helper's own death
   (its host lost) still ends the others that way.
 - A clean exit waits for every process at a barrier (`distributed.shutdown_timeout_s`),
@@ -376,9 +376,17 @@ class _service_in_helper:
             return self
         port = self.settings["coordinator"].rsplit(":", 1)[1]
         bind = os.environ.get("JAX_COORDINATOR_BIND_ADDRESS", f"[::]:{port}")
-        argv = [sys.executable, "-m", "lumos_jax.distributed", "--serve", bind]
-        argv += [str(self.settings["num_processes"]), str(int(self.cfg.heartbeat_timeout_s))]
-        argv += [str(int(self.cfg.shutdown_timeout_s))]
+        numbers = (
+            self.settings["num_processes"],
+            int(self.cfg.heartbeat_timeout_s),
+            int(self.cfg.shutdown_timeout_s),
+        )
+        argv = [
+            sys.executable,
+            "-c",
+            f"from lumos_jax import distributed; distributed."
+            f"serve({bind!r}, {', '.join(map(str, numbers))})",
+        ]
         helper = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         answer = helper.stdout.readline().decode().strip()
         if answer != "ready":
@@ -397,7 +405,7 @@ class _service_in_helper:
             jax_distributed._jax.get_distributed_runtime_service = self.real
 
 
-def _serve(bind: str, num_processes: int, heartbeat_s: int, shutdown_s: int) -> None:
+def serve(bind: str, num_processes: int, heartbeat_s: int, shutdown_s: int) -> None:
     """The helper: serves until process 0 says it is done (then _LEFT_WAIT_S more, for the
     others' disconnects) or dies (then heartbeat_s + 30 s more, so the others learn it
     from the service and exit with one line, instead of being aborted by jax)."""
@@ -473,7 +481,3 @@ class _Watchdog:
         logging.error(msg)
         print(msg, file=sys.stderr, flush=True)
         os._exit(EXIT_NO_COORDINATOR)
-
-
-if __name__ == "__main__" and sys.argv[1:2] == ["--serve"]:
-    _serve(sys.argv[2], *map(int, sys.argv[3:6]))
