@@ -181,3 +181,15 @@ def test_sampling_on_a_context_mesh_is_refused_in_one_line():
     )
     with pytest.raises(ValueError, match="mesh.context=1, not 4"):
         Sampler(tiny_config(), settings, VOCAB, batch=2, prompt_len=16, mesh=mesh)
+
+
+def test_auto_attention_on_a_context_mesh():
+    from lumos_jax.model import attention_choice as ac
+    from lumos_jax.model.config import ModelConfig
+
+    cfg = ModelConfig.from_dict(config_lib.experiment("t2v", "3.6b-384p").model.to_dict())
+    seqs = [29184]
+    assert ac.choose(cfg, "tpu", seqs)[0] == "splash"
+    assert ac.choose(cfg, "tpu", seqs, context=4)[0] == "blockwise"
+    assert ac.choose(cfg, "gpu", seqs, "9.0")[0] == "blockwise"  # [S, S] bias: 2.4 GiB
+    assert ac.choose(cfg, "gpu", seqs, "9.0", context=8)[0] == "cudnn"  # [S/8, S]

@@ -9,8 +9,10 @@ sequence length (`config.data.streams.*.seq_len`):
        (256 from Hopper, compute capability 9.0); an odd S (the Lumos mask goes in as a
        bias, which cuDNN trains only with even lengths). And one limit of ours: that
        [S, S] mask + bf16 bias (3 bytes an entry per sequence) above
-       DENSE_SCORES_MAX_BYTES (1 GiB: S > 18,918, so the 384p videos). Then the fallback.
-  tpu  splash (the Pallas kernel, lumos_jax.model.splash) when every S is a multiple of
+       DENSE_SCORES_MAX_BYTES (1 GiB: S > 18,918, so the 384p videos; S / mesh.context
+       queries per device on a context mesh). Then the fallback.
+  tpu  blockwise when mesh.context > 1 (splash's static mask covers indices 0..S-1 of an
+       unsplit sequence, model/context_parallel.py); else splash (the Pallas kernel, lumos_jax.model.splash) when every S is a multiple of
        128 (its smallest block) and model.max_frame_tokens (its intra-frame band) is set;
        otherwise the fallback.
   cpu  dense up to CPU_DENSE_MAX_SEQ tokens, blockwise above (measured, see there).
@@ -36,8 +38,11 @@ SPLASH_MIN_BLOCK = 128
 _LOGGED: set[tuple[str, str]] = set()
 
 
-def _cudnn_refusal(cfg: ModelConfig, seq_lens: Sequence[int], capability: str | None):
-    """Why cuDNN flash attention would refuse these shapes, or None if it takes them."""
+def _cudnn_refusal(
+    cfg: ModelConfig, seq_lens: Sequence[int], capability: str | None, context: int = 1
+):
+    """Why cuDNN flash attention would refuse these shapes, or None if it takes them.
+    On a context mesh each device masks its S / context queries against all S keys."""
     if cfg.dtype not in ("bfloat16", "float16"):
         return f"cuDNN needs bfloat16/float16, model.dtype={cfg.dtype}"
     hopper = capability is not None and float(capability) >= 9.0
@@ -50,11 +55,11 @@ def _cudnn_refusal(cfg: ModelConfig, seq_lens: Sequence[int], capability: str | 
     odd = [s for s in seq_lens if s % 2]
     if odd:
         return f"cuDNN trains a bias-masked attention only at even lengths, seq_len {odd}"
-    bias = max(seq_lens) ** 2 * 3  # bool mask + its bf16 bias, [S, S] per sequence
+    bias = max(seq_lens) ** 2 * 3 // context  # bool mask + bf16 bias, [S/context, S]
     if bias > DENSE_SCORES_MAX_BYTES:
         return (
             f"the [S, S] mask + bias cuDNN is given would take {bias / 2**30:.1f} GiB "
-            f"per sequence at S={max(seq_lens)}"
+            f"per sequence at S={max(seq_lens)} (mesh.context={context})"
         )
     return None
 
@@ -67,20 +72,27 @@ def _fallback(cfg: ModelConfig, seq_lens: Sequence[int]) -> tuple[str, str]:
 
 
 def choose(
-    cfg: ModelConfig, platform: str, seq_lens: Sequence[int], gpu_capability: str | None = None
+    cfg: ModelConfig,
+    platform: str,
+    seq_lens: Sequence[int],
+    gpu_capability: str | None = None,
+    context: int = 1,
 ) -> tuple[str, str]:
     """(path, reason) for model.attention='auto' on `platform` ('cpu' | 'gpu' | 'tpu'
-    or a jax platform name such as 'cuda') at these bucket lengths."""
+    or a jax platform name such as 'cuda') at these bucket lengths, each sequence split
+    over `context` devices (mesh.context)."""
     seq_lens = [int(s) for s in seq_lens]
     if not seq_lens:
         raise ValueError("attention choice: no sequence length (config.data.streams)")
     platform = "gpu" if platform in ("cuda", "rocm", "gpu") else platform
     if platform == "gpu":
-        refusal = _cudnn_refusal(cfg, seq_lens, gpu_capability)
+        refusal = _cudnn_refusal(cfg, seq_lens, gpu_capability, context)
         if refusal is None:
             return "cudnn", "GPU: cuDNN flash attention takes these shapes"
         name, why = _fallback(cfg, seq_lens)
         return name, f"GPU: {refusal}; {why}"
+    if platform == "tpu" and context > 1:
+        return "blockwise", "TPU: splash takes no sequence split over mesh.context > 1"
     if platform == "tpu":
         bad = [s for s in seq_lens if s % SPLASH_MIN_BLOCK]
         if not bad and cfg.max_frame_tokens >= 2:
@@ -120,7 +132,11 @@ def resolve(config, devices=None) -> str:
     device = (list(devices) if devices is not None else jax.devices())[0]
     cfg = ModelConfig.from_dict(config.model.to_dict())
     name, why = choose(
-        cfg, device.platform, bucket_lengths(config), getattr(device, "compute_capability", None)
+        cfg,
+        device.platform,
+        bucket_lengths(config),
+        getattr(device, "compute_capability", None),
+        config.mesh.get("context", 1),
     )
     config.model.attention = name
     if (name, why) not in _LOGGED:
