@@ -108,7 +108,7 @@ def test_one_host_preemption_a_killed_chief_and_a_step_one_process_cannot_read(t
     # 1. SIGTERM to process 1 only: the job saves one checkpoint and both exit 0.
     popens = _launch(data, work, 1000, cache)
     try:
-        _wait_for(lambda: _last_step(work) >= 3, popens, 400, work)
+        _wait_for(lambda: _last_step(work) >= 3, popens, 900, work)
         os.kill(popens[1].pid, signal.SIGTERM)
         codes = _exit_codes(popens, 120)
     finally:
@@ -122,7 +122,7 @@ def test_one_host_preemption_a_killed_chief_and_a_step_one_process_cannot_read(t
     # 2. SIGKILL of the chief two steps later: process 1 exits by itself with one line.
     popens = _launch(data, work, 1000, cache)
     try:
-        _wait_for(lambda: _last_step(work) >= stopped + 3, popens, 400, work)
+        _wait_for(lambda: _last_step(work) >= stopped + 3, popens, 900, work)
         killed_rows = _losses(_rows(work))
         os.kill(popens[0].pid, signal.SIGKILL)
         (_, _), (code, after) = _exit_codes(popens, HEARTBEAT_S + 60)
@@ -146,7 +146,7 @@ def test_one_host_preemption_a_killed_chief_and_a_step_one_process_cannot_read(t
         data, work, target, cache, wrap_1=UNREADABLE_ON_1, env_1={"UNREADABLE": str(newest)}
     )
     try:
-        codes = _exit_codes(popens, 600)
+        codes = _exit_codes(popens, 900)
     finally:
         local.kill(popens)
     logs = _logs(work)
@@ -205,7 +205,7 @@ def test_ctrl_c_saves_and_exits_0_like_sigterm(tmp_path, sig):
         log_dir=os.path.join(work, "logs"),
     )
     try:
-        _wait_for(lambda: _last_step(work) >= 2, proc, 400, work)
+        _wait_for(lambda: _last_step(work) >= 2, proc, 900, work)
         os.kill(proc[0].pid, sig)
         ((code, _),) = _exit_codes(proc, 120)
     finally:
