@@ -39,6 +39,9 @@ def small_config(data_dir, **train):
     )
     c.data.streams.video.sources = f"array_record:{data_dir}/video-train-*.array_record"
     c.data.streams.video.seq_len = 128
+    # These records use the compact vocabulary's 1000 visual ids, not the tiny preset's
+    # 11 (the built-in codebook's).
+    c.vocab.visual_size = VOCAB.visual_size
     c.data.batch_size = 8
     c.eval_sources = ""
     c.mesh.update(data=-1, fsdp=1, tensor=1)
