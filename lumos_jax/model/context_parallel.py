@@ -156,31 +156,32 @@ def device_work(seg: np.ndarray, c: int, balanced: bool) -> np.ndarray:
 
 
 def blockwise_work(seg: np.ndarray, c: int, balanced: bool, block: int) -> np.ndarray:
-    """Key blocks x query blocks the blockwise path visits on each device for one row
-    (its skipping rule: a key block is run from the first to the last one needed)."""
+    """(Query, key) pairs in the blocks the blockwise path visits on each device for one
+    row (its rule: key blocks from the first to the last one that may be needed)."""
     n = padded_length(len(seg), c)
     seg = np.concatenate([seg, np.full(n - len(seg), PAD, seg.dtype)])
-    idx = np.arange(n)
-    k_blocks = [(idx[j : j + block], seg[j : j + block]) for j in range(0, n, block)]
-    pieces = np.split(layout_indices(n, c) if balanced else idx, 2 * c)  # device chunks
+    k_min, k_lo, k_hi = _block_stats(np.arange(n), seg, block)
+    pieces = np.split(layout_indices(n, c) if balanced else np.arange(n), 2 * c)
     work = np.zeros(c, np.int64)
     for d in range(c):
-        for chunk in (pieces[2 * d], pieces[2 * d + 1]):
-            for j in range(0, len(chunk), block):
-                qi = chunk[j : j + block]
-                work[d] += len(qi) * _visited(qi, seg[qi], k_blocks) * block
+        for chunk in (pieces[2 * d], pieces[2 * d + 1]):  # one blockwise call each
+            lengths = [len(chunk[j : j + block]) for j in range(0, len(chunk), block)]
+            q_max, q_lo, q_hi = _block_stats(chunk, seg[chunk], block, reduce_max=True)
+            need = (k_min[None] <= q_max[:, None]) | (
+                np.maximum(q_lo[:, None], k_lo[None]) <= np.minimum(q_hi[:, None], k_hi[None])
+            )
+            first = need.argmax(1)
+            last = need.shape[1] - need[:, ::-1].argmax(1)
+            visited = np.where(need.any(1), last - first, 0)
+            work[d] += int((visited * np.asarray(lengths)).sum()) * block
     return work
 
 
-def _visited(qi, qs, k_blocks) -> int:
-    """Key blocks visited by one query block (attention._needed_blocks, _block_range)."""
-    frames = qs[qs >= 0]
-    need = []
-    for ki, ks in k_blocks:
-        kf = ks[ks >= 0]
-        overlap = (
-            len(frames) and len(kf) and max(frames.min(), kf.min()) <= min(frames.max(), kf.max())
-        )
-        need.append(ki.min() <= qi.max() or bool(overlap))
-    hits = np.flatnonzero(need)
-    return int(hits[-1] - hits[0] + 1) if len(hits) else 0
+def _block_stats(idx, seg, block, reduce_max=False):
+    """Per block of `block` tokens: min (or max) index and the frame range [lo, hi]."""
+    starts = np.arange(0, len(idx), block)
+    big = np.iinfo(np.int32).max
+    ext = (np.maximum if reduce_max else np.minimum).reduceat(idx, starts)
+    lo = np.minimum.reduceat(np.where(seg >= 0, seg, big), starts)
+    hi = np.maximum.reduceat(np.where(seg >= 0, seg, -1), starts)
+    return ext, lo, hi
