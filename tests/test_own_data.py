@@ -217,3 +217,23 @@ def sample_config():
     c = with_records_vocab(config_lib.experiment("t2v", "tiny"))
     c.sampling.update(height=32, width=32, frames=9, steps=2, fast_compile=True)
     return c
+
+
+def test_the_evaluate_help_example_uses_flags_that_exist():
+    """Issue 26: `evaluate --help` showed --tokenizer_ckpt, which evaluate does not define."""
+    import re
+
+    from lumos_jax import cli, evaluate
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    example = evaluate.__doc__.split("\n\n")[1]
+    args = re.findall(r"--[\w.]+=\S+", example)
+    source = open(evaluate.__file__).read()
+    for arg in args:
+        name = arg[2:].split("=")[0]
+        if not name.startswith("config"):
+            assert re.search(rf'DEFINE_\w+\(\s*"{name}"', source), arg
+    config_args = [
+        a.replace("configs/", f"{root}/configs/", 1) for a in args if a.startswith("--config")
+    ]
+    cli.check_config_overrides(config_args)  # raises on a key the config lacks

@@ -75,22 +75,36 @@ def items_from_csv(path: str) -> list[Window]:
     return out
 
 
+def _starts(lo: float, hi: float, stride: float, span: float) -> np.ndarray:
+    """Window starts in [lo, hi] whose last frame (start + span) is shown before hi."""
+    return np.arange(lo, max(hi - span - 1e-3, lo - 1.0) + 1e-9, stride)
+
+
 def strided(items: list, stride: float, num_frames: int, fps: int) -> list:
-    """Each video item -> whole windows starting every `stride` seconds; images stay."""
+    """Each video item (or CSV window's [start, end]) -> whole windows starting every
+    `stride` seconds; images stay."""
     span = (num_frames - 1) / float(fps)  # seconds from a window's first to last frame
     out = []
     for it in items:
         if it.stream != "video" or not it.path:
             out.append(it)
             continue
+        lo, hi = getattr(it, "start", 0.0), getattr(it, "end", 0.0)
         try:
-            duration = media.video_duration(it.path)
+            hi = hi or media.video_duration(it.path)
         except media.MediaError:
             out.append(it)  # prepare reports the file when it decodes it
             continue
-        for start in np.arange(0.0, max(duration - span, 0.0) + 1e-6, stride):
-            label = f"{it.name}@{start:.2f}s"
-            out.append(Window(label, "video", it.caption, label, path=it.path, start=float(start)))
+        base = it.name.split("@")[0]
+        for start in _starts(lo, hi, stride, span):
+            label = f"{base}@{start:.2f}s"
+            out.append(
+                dataclasses.replace(
+                    Window(label, "video", it.caption, label, path=it.path),
+                    start=float(start),
+                    end=float(getattr(it, "end", 0.0)),
+                )
+            )
     return out
 
 
@@ -161,9 +175,9 @@ def tokenizer_windows(path: str, num_frames: int, fps: int) -> list[Window]:
 def _within(window: Window, stride: float, span: float) -> list[Window]:
     """Back-to-back windows inside one CSV row's [start, end] (the row itself when it
     has no end or holds only one)."""
-    if not window.end or window.end - window.start < stride + span:
+    starts = _starts(window.start, window.end, stride, span) if window.end else []
+    if len(starts) < 2:
         return [window]
-    starts = np.arange(window.start, window.end - span + 1e-6, stride)
     return [dataclasses.replace(window, start=float(t)) for t in starts]
 
 
