@@ -52,7 +52,7 @@ def recipe(tmp_path_factory):
     env.pop("XLA_FLAGS", None)  # one CPU device per command, as a user has
     script = "set -euo pipefail\n" + readme_recipe()
     r = subprocess.run(
-        ["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True, timeout=1500
+        ["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True, timeout=3600
     )
     assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-5000:])
     return work, env, r

@@ -53,7 +53,9 @@ def _entry(path: str, manifest: dict) -> dict:
     if text.get("file"):
         text["path"] = os.path.join(os.path.dirname(os.path.abspath(path)), text["file"])
     return dict(
-        visual_tokenizer=manifest.get("visual_tokenizer", {}), text_tokenizer=text, manifest=path
+        visual_tokenizer=manifest.get("visual_tokenizer", {}),
+        text_tokenizer=text,
+        manifest=os.path.abspath(path),
     )
 
 
