@@ -23,10 +23,10 @@ from lumos_jax.data import shapes
 class ShapesMotionConfig(tfds.core.BuilderConfig):
     """Geometry, seed and split sizes of one ShapesMotion variant."""
 
-    height: int = 64
-    width: int = 64
-    num_frames: int = 17
-    fps: int = 8
+    height: int = shapes.SIZE
+    width: int = shapes.SIZE
+    num_frames: int = shapes.VIDEO_FRAMES
+    fps: int = shapes.FPS
     seed: int = 0
     num_train: int = 20_000
     num_validation: int = 512
@@ -48,24 +48,27 @@ def make_config(name, **overrides):
 
 
 class ShapesMotion(tfds.core.GeneratorBasedBuilder):
-    """Captioned clips of coloured shapes moving on plain or panning backgrounds."""
+    """Captioned clips of coloured cell-art shapes moving on plain backgrounds."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release."}
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First release.",
+        "2.0.0": "The token-grid world: 96x96 px on 8-px cells, 9 frames, cell-art shapes.",
+    }
     BUILDER_CONFIGS = [
-        ShapesMotionConfig(name="clips64", description="17-frame 64x64 clips at 8 fps"),
+        ShapesMotionConfig(name="clips96", description="9-frame 96x96 clips at 8 fps"),
         ShapesMotionConfig(
-            name="images64", description="1-frame 64x64 images", num_frames=1, num_train=50_000
+            name="images96", description="1-frame 96x96 images", num_frames=1, num_train=50_000
         ),
         ShapesMotionConfig(
             name="tiny",
-            description="small clips64 for tests and CI",
+            description="small clips96 for tests and CI",
             num_train=64,
             num_validation=16,
             num_holdout=16,
         ),
     ]
-    DEFAULT_CONFIG_NAME = "clips64"
+    DEFAULT_CONFIG_NAME = "clips96"
 
     @tfds.core.utils.classproperty
     @classmethod
