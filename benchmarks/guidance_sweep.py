@@ -35,6 +35,7 @@ def main():
         help="softmax temperatures of the token draw (config.sampling.temperature)",
     )
     p.add_argument("--steps", default="", help="masked-decoding steps per frame (list)")
+    p.add_argument("--choice", default="", help="re-masking noise tau0 (list)")
     p.add_argument("--no_video", action="store_true", help="images only (mini-GenEval)")
     p.add_argument("--out", default="", help="write a grid of each row's images here")
     p.add_argument("--per_task", type=int, default=4)
@@ -59,32 +60,38 @@ def main():
     )
     rows = []
     print(
-        "| scale | temperature | steps | GenEval overall | colours | single | two | counting | "
+        "| scale | temperature | steps | choice tau | GenEval overall | colours | single | two | counting | "
         "position | "
         "colour attr | motion direction | seconds |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     steps = [int(s) for s in a.steps.split(",")] if a.steps else [config.sampling.steps]
+    choices = [float(c) for c in a.choice.split(",")] if a.choice else [None]
     combos = [
-        (float(s), float(t), n)
+        (float(s), float(t), n, ch)
+        for ch in choices
         for n in steps
         for t in a.temperatures.split(",")
         for s in a.scales.split(",")
     ]
-    for scale, temperature, n in combos:
+    for scale, temperature, n, choice in combos:
         config.sampling.temperature = temperature
         config.sampling.steps = n
+        if choice is not None:
+            config.sampling.choice_temperature = choice
         t0 = time.time()
         g, images, _ = eval_lib.run_geneval(gen, guidance=scale)
         v = {} if a.no_video else eval_lib.run_vbench(gen, guidance=scale)[0]
         if a.out:
             os.makedirs(a.out, exist_ok=True)
-            name = f"images_cfg{scale:g}_t{temperature:g}_s{n}.png"
+            tau = config.sampling.choice_temperature
+            name = f"images_cfg{scale:g}_t{temperature:g}_s{n}_c{tau:g}.png"
             video_io.write_png(os.path.join(a.out, name), report.grid(images[:48]))
         row = dict(
             scale=scale,
             temperature=temperature,
             steps=n,
+            choice=config.sampling.choice_temperature,
             overall=g["overall"],
             colors=g["colors"],
             single=g["single_object"],

@@ -182,7 +182,7 @@ def test_a_lone_stray_cell_is_no_object():
     assert detector.detect(image) == []
 
 
-# Blobs that match no shape: best IoU per shape, by hand (MIN_IOU = 0.5).
+# Blobs that match no shape: best IoU per shape, by hand (all below MIN_IOU = 0.8).
 #   2x2 block (4 cells): square 4/9; triangle 4/9 (its rows 1-2, columns 1-2); circle 4/21.
 #   12-cell line: square 3/(12 + 9 - 3) = 3/18; triangle 5/16 (its base); circle 5/28.
 #   L of 5 cells down and 4 across the foot (9 cells): square 5/13 (the corner: 3 + 2);
@@ -301,3 +301,22 @@ def test_find_filters_and_orders_by_area():
     assert [d.box for d in detector.find(dets, shape="square", color="blue")] == [(56, 56, 80, 80)]
     assert detector.find(dets, shape="triangle", color="green") == []
     assert detector.find(dets) == dets
+
+
+def test_every_pair_of_touching_same_colour_shapes_is_no_object():
+    """MIN_IOU = 0.8 is above the best match of any two touching shapes (0.77): such a
+    blob counts as no object, never as a third shape (e.g. two squares as a disc)."""
+    for a in shapes.SHAPES:
+        for b in shapes.SHAPES:
+            ha, wa = shapes.cell_mask(a).shape
+            for dr in range(-shapes.cell_mask(b).shape[0], ha + 1):
+                for dc in range(-shapes.cell_mask(b).shape[1], wa + 1):
+                    first, second = _at(a, 5, 5), _at(b, 5 + dr, 5 + dc)
+                    blob = first | second
+                    touching = any(
+                        abs(r1 - r2) + abs(c1 - c2) == 1 for r1, c1 in first for r2, c2 in second
+                    )
+                    inside = all(0 <= r < 12 and 0 <= c < 12 for r, c in blob)
+                    if first & second or not touching or not inside:
+                        continue
+                    assert detector.detect(_paint(blob, "orange", "black")) == [], (a, b, dr, dc)
