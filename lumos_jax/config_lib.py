@@ -208,7 +208,8 @@ TOKENIZER_RECIPES = {"shapes": "small"}
 def tokenizer(arg: str = "tiny") -> ml_collections.ConfigDict:
     """Visual tokenizer training (python -m lumos_jax.tokenizer.train): `tiny` (CPU,
     minutes), `small`, `dv4x8x8` (the Cosmos DV4x8x8 architecture), `shapes` (the `small`
-    architecture trained on ShapesMotion: assets/tokenizer_shapes)."""
+    architecture trained on ShapesMotion; the demo ships a fitted codebook instead,
+    assets/shapes_codebook, which is exact on that world)."""
     choices = sorted(tokenizer_config.PRESETS) + sorted(TOKENIZER_RECIPES)
     if arg not in choices:
         raise ValueError(f"configs/tokenizer.py:{arg}: choose one of {choices}")
@@ -274,15 +275,15 @@ def tokenizer(arg: str = "tiny") -> ml_collections.ConfigDict:
 
 
 def _tokenizer_shapes(c: ml_collections.ConfigDict) -> None:
-    """The `small` architecture trained on ShapesMotion 64x64 (the shipped
-    assets/tokenizer_shapes). 5-frame clips (1 + 4: one latent frame of each kind) cost ~half
+    """The `small` architecture trained on ShapesMotion (96x96; the FSQ route for the
+    built-in world, measured in assets/README.md). 5-frame clips (1 + 4: one latent frame of each kind) cost ~half
     of 9-frame ones per step, and the causal tokenizer still codes 17-frame clips. fg_weight:
     the objects are ~2-10% of the pixels and plain L1 + L2 reconstructs only the background."""
     c.data.update(
         source="lumos_jax.data.shapes:tokenizer_clips",
         num_frames=5,
-        height=64,
-        width=64,
+        height=96,
+        width=96,
         num_train_clips=4096,
         num_eval_clips=16,
     )
