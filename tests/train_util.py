@@ -42,6 +42,7 @@ def small_config(data_dir, **train):
     # These records use the compact vocabulary's 1000 visual ids, not the tiny preset's
     # 11 (the built-in codebook's).
     c.vocab.visual_size = VOCAB.visual_size
+    c.model.update(vocab_size=VOCAB.size, visual_size=VOCAB.visual_size)
     c.data.batch_size = 8
     c.eval_sources = ""
     c.mesh.update(data=-1, fsdp=1, tensor=1)
