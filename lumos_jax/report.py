@@ -315,7 +315,8 @@ def write_html(out, results, config, samples: Samples, has_curves: bool, headlin
     if ub:
         parts.append(
             f"<p>Visual tokenizer on {ub['frames_checked']} validation + hold-out frames: "
-            f"{ub['exact']:.1%} reconstructed exactly, detector exact on {ub['detector_exact']:.1%}, "
+            f"{ub.get('exact', float('nan')):.1%} reconstructed exactly, detector exact on "
+            f"{ub['detector_exact']:.1%}, "
             f"PSNR {ub['psnr_db']:.1f} dB.</p>"
         )
     parts.append("<h2>Images: ground truth | reconstruction | generated</h2>")
