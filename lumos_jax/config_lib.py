@@ -141,6 +141,11 @@ def _link(c: ml_collections.ConfigDict) -> None:
     sets both."""
     for key in c.vocab:  # the records' vocabulary is the model's
         c.data.vocab[key] = c.vocab.get_ref(key)
+    # The model's visual slice follows the vocabulary (visual ids are its last block):
+    # --config.vocab.visual_size=N alone sets model.visual_size and model.vocab_size too.
+    others = c.model.vocab_size - c.model.visual_size
+    c.model.visual_size = c.vocab.get_ref("visual_size")
+    c.model.vocab_size = c.vocab.get_ref("visual_size") + others
     c.data.rope_variant = c.model.get_ref("rope_variant")  # positions match the rotation
     c.sampling.position_strides = c.data.get_ref("position_strides")
 

@@ -23,8 +23,8 @@ def _paper(**overrides):
 @pytest.mark.parametrize(
     "platform,cap,seqs,overrides,want,why",
     [
-        ("cpu", None, [256, 512], {}, "dense", "up to 512"),
-        ("cpu", None, [2048], {}, "blockwise", "above 512"),
+        ("cpu", None, [256, 640], {}, "dense", "up to 640"),
+        ("cpu", None, [2048], {}, "blockwise", "above 640"),
         ("gpu", "9.0", [2048, 13312], {}, "cudnn", "takes these shapes"),
         ("cuda", "8.0", [13312], {}, "cudnn", "takes these shapes"),
         ("gpu", "9.0", [512], dict(dtype="float32"), "dense", "model.dtype=float32"),
@@ -65,7 +65,7 @@ def test_resolve_records_the_choice_in_the_config_and_logs_once(caplog):
 
 
 def test_every_preset_defaults_to_auto_with_a_frame_band():
-    for arg, band in [("tiny", 76), ("0.5b", 1852), ("1b-384p", 4120)]:
+    for arg, band in [("tiny", 160), ("0.5b", 1852), ("1b-384p", 4120)]:
         c = config_lib.experiment("t2v", arg)
         assert (c.model.attention, c.model.max_frame_tokens) == ("auto", band), arg
 

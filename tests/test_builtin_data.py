@@ -155,6 +155,7 @@ def test_tiny_config_trains_on_a_fresh_cache(small_build, tmp_path, caplog):
         num_layers=1, embed_dim=64, num_heads=2, num_kv_heads=2, head_dim=32, mlp_dim=128
     )
     c.data.batch_size = 8
+    c.vocab.visual_size = 1000  # the test's stand-in tokenizer (FSQ `tiny`) has 1000 codes
     c.mesh.update(data=-1, fsdp=1, tensor=1)
     c.train.update(steps=2, log_every=1, checkpoint_every=2, eval_every=2, eval_batches=1)
     work = str(tmp_path / "work")

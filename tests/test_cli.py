@@ -221,7 +221,7 @@ def test_train_cli_bad_usage_is_one_line_and_writes_nothing(tmp_path):
             ["--config=configs/t2v.py:1b", "--topology=v9x:2x2"],
             "unknown chip 'v9x'",
         ),
-        ("lumos_jax.demo", ["--workdir=/tmp/x", "--tokenizer_steps=abc"], "--tokenizer_steps"),
+        ("lumos_jax.demo", ["--workdir=/tmp/x", "--train_steps=abc"], "--train_steps"),
         ("lumos_jax.export", ["--checkpoint=/nope", "--out=/tmp/x"], "no state/ item"),
     ],
 )

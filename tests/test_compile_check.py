@@ -47,9 +47,9 @@ def test_tiny_step_compiles_for_v5p_and_memory_moves_the_right_way(v5p_devices):
 
 def test_fsdp_mesh_is_resolved_to_dividing_groups():
     c = config_lib.experiment("t2v", "1b")
-    assert compile_check.default_fsdp_mesh(c, 48) == dict(data=3, fsdp=16, tensor=1)
+    assert compile_check.default_fsdp_mesh(c, 48) == dict(data=3, fsdp=16, context=1, tensor=1)
     c = config_lib.experiment("t2v", "3.6b")
-    assert compile_check.default_fsdp_mesh(c, 48) == dict(data=1, fsdp=48, tensor=1)
+    assert compile_check.default_fsdp_mesh(c, 48) == dict(data=1, fsdp=48, context=1, tensor=1)
 
 
 def test_unknown_topology_is_a_clear_error():
@@ -139,7 +139,8 @@ def test_readme_compile_command_for_a_paper_preset_with_one_layer(tmp_path):
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert (
-        "topology v5p:4x4x3: 48 devices, mesh {'data': 3, 'fsdp': 16, 'tensor': 1}" in r.stdout
+        "topology v5p:4x4x3: 48 devices, mesh {'context': 1, 'data': 3, 'fsdp': 16, 'tensor': 1}"
+        in r.stdout
     ), r.stdout
     assert "(fits," in r.stdout
     for noise in (

@@ -55,7 +55,8 @@ def test_preset_values():
     assert (c.sampling.height, c.sampling.width, c.sampling.frames) == (384, 672, 25)
     t2i = config_lib.experiment("t2i", "tiny")
     assert (t2i.data.streams.image.weight, t2i.data.streams.video.weight) == (1.0, 0.0)
-    assert t2i.sampling.frames == 1 and t2i.model.vocab_size == layout.compact_vocab().size
+    tiny_vocab = layout.compact_vocab(visual_size=config_lib.TINY_VISUAL_SIZE)
+    assert t2i.sampling.frames == 1 and t2i.model.vocab_size == tiny_vocab.size
     shapes = config_lib.tokenizer("shapes")
     assert shapes.model == config_lib.tokenizer("small").model
     assert (shapes.steps, shapes.lr, shapes.data.num_frames) == (3000, 2e-3, 5)
@@ -98,7 +99,9 @@ def test_command_line_override_of_a_source_propagates():
         "--config.model.rope_variant=1d",
         "--config.data.position_strides=(2,8,8)",
     )
-    assert c.data.vocab.to_dict() == dict(kind="release", text_tokens=0, visual_size=1000)
+    assert c.data.vocab.to_dict() == dict(
+        kind="release", text_tokens=0, visual_size=config_lib.TINY_VISUAL_SIZE
+    )
     assert c.data.rope_variant == "1d"
     assert tuple(c.sampling.position_strides) == (2, 8, 8)
 

@@ -50,7 +50,8 @@ BAD = [
     (lambda r: _with(r, height=24), "code grid 2x2 does not match the stated size 24x16"),
     (
         lambda r: _with(r, text_ids=np.full(200, 70)),
-        "sequence of 227 tokens \\(200 prompt ids\\) does not fit bucket 'video' of 128",
+        "sequence of 227 tokens \\(200 prompt ids, 2 latent frames of 16x16 px\\) does not "
+        "fit bucket 'video' of 128",
     ),
 ]
 

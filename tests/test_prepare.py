@@ -240,15 +240,16 @@ def test_shapes_source_file_names(tokenizer_ckpt, tmp_path):
     tok = text.load(str(out / "tokenizer.json"), VOCAB)
     assert tok.size <= 448
     video, image = read_all(str(out / "video-*")), read_all(str(out / "image-*"))
-    assert [r.codes.shape for r in video] == [(5, 8, 8)] * 3
-    assert [r.codes.shape for r in image] == [(1, 8, 8)] * 3
-    assert (video[0].fps, video[0].duration, image[0].fps, image[0].duration) == (8, 2, 1, 1)
+    assert [r.codes.shape for r in video] == [(3, 12, 12)] * 3  # 9 frames of 96x96
+    assert [r.codes.shape for r in image] == [(1, 12, 12)] * 3
+    # 9 frames at 8 fps: 1.1 s, duration token 1.
+    assert (video[0].fps, video[0].duration, image[0].fps, image[0].duration) == (8, 1, 1, 1)
     assert video[0].record_id == "shapes_motion-0-validation-00000000"
     assert tok.decode(video[0].text_ids) == layout.prompt_text(
-        video[0].caption, width=64, height=64, frames=17, fps=8
+        video[0].caption, width=96, height=96, frames=9, fps=8
     )
     manifest = json.loads((out / "manifest-validation.json").read_text())
-    assert manifest["counts"] == dict(inputs=6, records=6, failed=0)
+    assert manifest["counts"] == dict(inputs=6, records=6, failed=0, empty_captions=0)
 
 
 def test_train_records_never_show_a_held_out_pair(tokenizer_ckpt, tmp_path):

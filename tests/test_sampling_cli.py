@@ -27,6 +27,7 @@ def _config(**sampling):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     c = module.get_config("tiny")
+    c.vocab.visual_size = 1000  # the random FSQ `tiny` tokenizer's codes (the model follows)
     c.sampling.update(
         {"height": 32, "width": 32, "frames": 9, "steps": 3, "fast_compile": True, **sampling}
     )
@@ -133,7 +134,7 @@ def test_evaluate_writes_the_report_and_every_headline_figure(assets, tmp_path):
     of the demo's bar, the side-by-side pictures at the sampled resolution, the report."""
     from lumos_jax import eval_lib
 
-    c = _config()
+    c = _config(height=96, width=96)  # ShapesMotion scenes need its 12x12 cells
     c.sampling.update(tokenizer_ckpt=assets["tok"], text_tokenizer=assets["text"])
     r = eval_lib.evaluate(
         c,
@@ -163,8 +164,8 @@ def test_evaluate_writes_the_report_and_every_headline_figure(assets, tmp_path):
     assert all(0.0 <= head[k] <= 1.0 for k in keys if head[k] is not None)
     assert r["geneval_holdout"]["num_images"] == 6
     images = np.asarray(Image.open(tmp_path / "compare_images.png"))
-    assert images.shape[0] == 3 * (32 + 2) + 2  # 6 prompts, 2 panels a row, 32 px high
-    assert images.shape[1] == 2 * (3 * 32 + 2) + 2  # truth | reconstruction | generated
+    assert images.shape[0] == 3 * (96 + 2) + 2  # 6 prompts, 2 panels a row, 96 px high
+    assert images.shape[1] == 2 * (3 * 96 + 2) + 2  # truth | reconstruction | generated
     md = (tmp_path / "report.md").read_text()
     assert "CFG 16.0 for images and 7.0 for videos" in md and "| num_images | 6 |" in md
     for name in ("compare_videos.png", "grid_images.png", "video_00.gif", "metrics.json"):

@@ -96,8 +96,10 @@ def test_synthetic_clips_and_npy_source(tmp_path):
     np.testing.assert_array_equal(a, clips.synthetic_clips(3, 5, 16, 16, seed=0))
     assert np.abs(np.diff(a.astype(int), axis=1)).sum() > 0  # something moves
     np.save(tmp_path / "c.npy", a)
-    b = clips.load_clips(clips.get_source(f"npy:{tmp_path}/c.npy"), 2, 5, 8, 16, 0)
-    np.testing.assert_array_equal(b, a[:2, :, :8])
+    b = clips.load_clips(clips.get_source(f"npy:{tmp_path}/c.npy"), 2, 5, 16, 16, 0)
+    np.testing.assert_array_equal(b, a[:2])
+    with pytest.raises(ValueError, match="frames of 16x16 px"):  # no silent top-left crop
+        clips.load_clips(clips.get_source(f"npy:{tmp_path}/c.npy"), 2, 5, 8, 16, 0)
 
 
 def test_train_eval_checkpoint_resume(tmp_path):

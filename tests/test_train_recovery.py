@@ -136,6 +136,7 @@ def _cli_args(data_dir, work, *extra):
         "--config.model.mlp_dim=128",
         "--config.data.streams.video.seq_len=128",
         "--config.data.batch_size=8",
+        "--config.vocab.visual_size=1000",  # the records' ids (train_util.VOCAB)
         "--config.eval_sources=",
         f"--config.data.streams.video.sources=array_record:{data_dir}/video-train-*",
         *extra,

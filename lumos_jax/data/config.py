@@ -25,7 +25,8 @@ def default_config() -> ml_collections.ConfigDict:
     # `tfds:NAME[:SPLIT]`, `lumos_pkl:GLOB`; weight: batches drawn in proportion (0 = off).
     c.streams = ml_collections.ConfigDict()
     c.streams.image = _stream("", 256, 1.0)  # 96x96 image: 160 frame tokens + prompt
-    c.streams.video = _stream("", 544, 1.0)  # 3 frames x 160 + <= 48 prompt ids
+    # 3 frames x 160 + prompt (530 at most for ShapesMotion), rounded up to 128: splash's block.
+    c.streams.video = _stream("", 640, 1.0)
     c.tfds_data_dir = ""
     c.batch_size = 8  # global; each JAX process gets batch_size / process_count rows
     c.seed = 0

@@ -129,7 +129,10 @@ def parse_args(argv=None) -> Options:
         visual_size=a.visual_size,
     )
     matched = _from_config(p, a.config, given) if a.config else {}
-    if not a.config and source == "files":
+    videos = os.path.expanduser(a.videos or "")
+    # Only when there is input: a missing or empty --videos gets its one error line alone.
+    has_input = os.path.isfile(videos) or (os.path.isdir(videos) and any(os.scandir(videos)))
+    if not a.config and source == "files" and has_input:
         log.warning(
             "no --config: clips at %s fps, %s frames, buckets for --target=%d; pass "
             "--config=configs/t2v.py:PRESET to match what you will train and sample",

@@ -32,7 +32,8 @@ from lumos_jax.model.config import ModelConfig
 # benchmarks/attention_paths.py, float32 forward + backward, tiny's heads 4/2 and
 # head_dim 32, this 2-core CPU: S=256 (batch 16) dense 61.8 ms vs blockwise 77.4 ms;
 # S=512 (16) 219 vs 307 ms; S=1024 (2) 141 vs 126 ms; S=2048 (2) 552 vs 349 ms.
-CPU_DENSE_MAX_SEQ = 512
+# Dense up to 640: the crossover lies between 512 and 1024 (and the tiny video bucket is 640).
+CPU_DENSE_MAX_SEQ = 640
 DENSE_SCORES_MAX_BYTES = 1 << 30
 SPLASH_MIN_BLOCK = 128
 _LOGGED: set[tuple[str, str]] = set()
