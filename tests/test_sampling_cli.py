@@ -167,6 +167,6 @@ def test_evaluate_writes_the_report_and_every_headline_figure(assets, tmp_path):
     assert images.shape[0] == 3 * (96 + 2) + 2  # 6 prompts, 2 panels a row, 96 px high
     assert images.shape[1] == 2 * (3 * 96 + 2) + 2  # truth | reconstruction | generated
     md = (tmp_path / "report.md").read_text()
-    assert "CFG 16.0 for images and 7.0 for videos" in md and "| num_images | 6 |" in md
+    assert "CFG 2.0 for images and 2.0 for videos" in md and "| num_images | 6 |" in md
     for name in ("compare_videos.png", "grid_images.png", "video_00.gif", "metrics.json"):
         assert (tmp_path / name).is_file(), name
