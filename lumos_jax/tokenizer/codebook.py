@@ -34,6 +34,7 @@ import safetensors.numpy
 from flax import nnx
 
 from lumos_jax import pixels
+from lumos_jax.tokenizer import config as tokenizer_config
 
 KIND = "codebook"
 WEIGHTS_FILE = "codebook.safetensors"
@@ -54,12 +55,7 @@ class CodebookConfig:
         return self.temporal_compression * self.spatial_compression**2 * self.in_channels
 
     def latent_frames(self, num_frames: int) -> int:
-        """1 + (F - 1) / temporal_compression latent frames for F pixel frames."""
-        if num_frames < 1 or (num_frames - 1) % self.temporal_compression:
-            raise ValueError(
-                f"num_frames={num_frames} must be 1 + k * {self.temporal_compression} (k >= 0)"
-            )
-        return 1 + (num_frames - 1) // self.temporal_compression
+        return tokenizer_config.latent_frames(num_frames, self.temporal_compression)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

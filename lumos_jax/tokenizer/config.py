@@ -89,12 +89,7 @@ class TokenizerConfig:
         return fsq.codebook_size(self.levels)
 
     def latent_frames(self, num_frames: int) -> int:
-        """Latent frames for `num_frames` pixel frames: 1 + (F - 1) / temporal_compression."""
-        if num_frames < 1 or (num_frames - 1) % self.temporal_compression:
-            raise ValueError(
-                f"num_frames={num_frames} must be 1 + k * {self.temporal_compression} (k >= 0)"
-            )
-        return 1 + (num_frames - 1) // self.temporal_compression
+        return latent_frames(num_frames, self.temporal_compression)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -107,6 +102,14 @@ class TokenizerConfig:
         if unknown:
             raise ValueError(f"unknown TokenizerConfig keys {sorted(unknown)}")
         return cls(**kw)
+
+
+def latent_frames(num_frames: int, temporal_compression: int) -> int:
+    """Latent frames of a causal tokenizer for `num_frames` pixel frames: 1 + (F - 1) / t
+    (every visual tokenizer kind: the FSQ model and the patch codebook)."""
+    if num_frames < 1 or (num_frames - 1) % temporal_compression:
+        raise ValueError(f"num_frames={num_frames} must be 1 + k * {temporal_compression} (k >= 0)")
+    return 1 + (num_frames - 1) // temporal_compression
 
 
 def dv4x8x8() -> TokenizerConfig:
